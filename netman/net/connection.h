@@ -1,0 +1,151 @@
+// Copyright netman authors.
+//
+// Connection: one accepted TCP connection, owned by the EventLoop it was
+// assigned to. It reads bytes into the loop's scratch buffer and hands them to
+// its ConnectionHandler (the framed protocol: packer + router; later
+// WebSocket), and queues replies in an output buffer that is flushed with one
+// write at the end of each read's processing (or at the end of the loop
+// iteration for sends that happen outside a read).
+//
+// Memory: an idle connection holds no input or output buffer; bytes stay in a
+// connection only while a message is incomplete or the peer is not reading.
+//
+// States:  kOpen --Close()/peer EOF with output pending--> kClosing
+//          kOpen/kClosing --flushed / error / ForceClose()--> kClosed
+// Closing is idempotent. The handler's OnClosed() runs exactly once, on the
+// loop thread, after the handler call in progress (if any) has returned.
+//
+// Threading: Send(), SendBytes(), Close(), ForceClose(), ShutdownWrite(),
+// id(), state(), is_open(), peer_address() are safe from any thread (calls
+// from other threads are posted to the connection's loop; bytes from one
+// Send are never interleaved with another's and sends from one thread keep
+// their order). user_data() and everything else: loop thread only. Other
+// threads hold a ConnectionPtr (shared_ptr) to keep it alive.
+#ifndef NETMAN_NET_CONNECTION_H_
+#define NETMAN_NET_CONNECTION_H_
+
+#include <any>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "netman/base/unique_fd.h"
+#include "netman/buffer/buffer.h"
+#include "netman/codec/packer.h"
+#include "netman/net/event_loop.h"
+#include "netman/net/io_handler.h"
+#include "netman/net/socket_address.h"
+
+namespace netman {
+
+class Connection;
+using ConnectionPtr = std::shared_ptr<Connection>;
+
+// What a connection hands its input and its end to. One instance usually
+// serves every connection of a server; it may be swapped per connection
+// (e.g. after a WebSocket upgrade) with Connection::set_handler().
+//
+// Threading: called on the connection's loop thread.
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Consumes complete units at the front of `input` (all bytes received and
+  // not consumed so far) and returns how many bytes it consumed; the rest is
+  // kept and offered again with more bytes appended. An error closes the
+  // connection with that status as the reason.
+  virtual absl::StatusOr<size_t> OnData(Connection& connection,
+                                        std::string_view input) = 0;
+  // Called once when the connection has closed. `reason` is OK for an orderly
+  // close (peer EOF, Close()) and the error otherwise.
+  virtual void OnClosed(Connection& connection, const absl::Status& reason) = 0;
+};
+
+class Connection final : public IoHandler,
+                         public std::enable_shared_from_this<Connection> {
+ public:
+  enum class State : uint8_t { kOpen, kClosing, kClosed };
+
+  // Use Start() on the loop thread after construction. `packer` encodes
+  // Send(); `handler` and `packer` must outlive the connection.
+  Connection(EventLoop* loop, UniqueFd fd, uint64_t id,
+             const SocketAddress& peer, ConnectionHandler* handler,
+             const Packer* packer);
+  ~Connection() override;
+
+  // Registers with the loop. Loop thread only.
+  absl::Status Start();
+
+  uint64_t id() const { return id_; }
+  EventLoop* loop() const { return loop_; }
+  State state() const { return state_.load(std::memory_order_acquire); }
+  bool is_open() const { return state() == State::kOpen; }
+  const SocketAddress& peer_address() const { return peer_; }
+  // getsockname(); an error once closed.
+  absl::StatusOr<SocketAddress> local_address() const;
+
+  // Encodes (id, body) with the connection's packer and queues it. Returns
+  // FailedPrecondition if the connection is no longer open (a send racing a
+  // close from another thread may be dropped silently instead).
+  absl::Status Send(uint32_t message_id, std::string_view body);
+  // Queues raw bytes, bypassing the packer.
+  absl::Status SendBytes(std::string_view bytes);
+
+  // Stops reading, flushes queued output, then closes. Idempotent.
+  void Close();
+  // Closes now, dropping queued output; `reason` reaches OnClosed().
+  void ForceClose(absl::Status reason);
+  // Half-close: shutdown(SHUT_WR) once queued output is flushed; reading
+  // continues.
+  void ShutdownWrite();
+
+  // One slot for application data (loop thread only).
+  std::any& user_data() { return user_data_; }
+
+  void set_handler(ConnectionHandler* handler) { handler_ = handler; }
+  ConnectionHandler* handler() const { return handler_; }
+
+  // Bytes queued for the peer (loop thread only).
+  size_t output_bytes() const { return output_.size(); }
+  // Buffer capacity held for input and output (loop thread only; tests).
+  size_t buffer_capacity() const { return input_.capacity() + output_.capacity(); }
+
+  void OnIoEvent(uint32_t events) override;
+
+ private:
+  void HandleRead();
+  void HandleWrite();
+  // Writes queued output; arms write interest if the kernel will not take
+  // it all. Loop thread only.
+  void Flush();
+  void QueueFlush();
+  void AppendOutput(std::string_view bytes);
+  void CloseInLoop();
+  void ShutdownWriteInLoop();
+  // Tears the socket down and schedules OnClosed().
+  void CloseNow(absl::Status reason);
+  void UpdateInterest();
+
+  EventLoop* const loop_;
+  ConnectionHandler* handler_;
+  const Packer* const packer_;
+  const uint64_t id_;
+  UniqueFd fd_;
+  std::atomic<State> state_{State::kOpen};
+  bool reading_ = true;         // read interest wanted
+  bool writing_ = false;        // write interest armed
+  bool in_read_ = false;        // inside HandleRead's processing
+  bool flush_queued_ = false;   // a Flush() task is posted
+  bool shutdown_after_flush_ = false;
+  bool write_shut_ = false;
+  const SocketAddress peer_;
+  Buffer input_;
+  Buffer output_;
+  std::any user_data_;
+};
+
+}  // namespace netman
+
+#endif  // NETMAN_NET_CONNECTION_H_

@@ -1,0 +1,158 @@
+// Copyright netman authors.
+//
+// EventLoop: one reactor, run by exactly one thread. It waits on its Poller,
+// dispatches ready fds to their IoHandlers, runs due timers, then runs the
+// tasks posted to it. Everything a connection does happens on its loop.
+//
+// Example:
+//   auto loop = EventLoop::Create({});
+//   std::thread t([&] { (*loop)->Run(); });
+//   (*loop)->Post([] { /* runs on the loop thread */ });
+//   TimerId t = (*loop)->RunEvery(absl::Seconds(1), [] { Tick(); });
+//   (*loop)->Quit();
+//   t.join();
+//
+// Threading: Post(), RunInLoop(), Quit(), Wakeup() and IsInLoopThread() are
+// safe from any thread. Everything else (fd registration, timers, the read
+// buffer) must be called on the loop thread. The loop thread is the thread
+// that calls Run() (or RunOnce()); before that, no thread is.
+#ifndef NETMAN_NET_EVENT_LOOP_H_
+#define NETMAN_NET_EVENT_LOOP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "netman/base/clock.h"
+#include "netman/base/log.h"
+#include "netman/net/io_handler.h"
+#include "netman/poller/poller.h"
+
+namespace netman {
+
+// Identifies a timer for Cancel(). 0 is never a valid id.
+using TimerId = uint64_t;
+
+class EventLoop {
+ public:
+  using Task = absl::AnyInvocable<void() &&>;
+
+  struct Options {
+    // Creates the poller; empty means CreateDefaultPoller().
+    PollerFactory poller_factory;
+    // Time source for timers; null means RealClock. Not owned; must outlive
+    // the loop.
+    const Clock* clock = nullptr;
+    Logger logger;
+  };
+
+  // Size of the per-loop read buffer every connection on the loop reads into.
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(Options options);
+  ~EventLoop();
+
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs until Quit(). The calling thread becomes the loop thread. Before
+  // returning it runs the tasks still queued, so posted clean-up is not lost.
+  void Run();
+  // One iteration: waits at most `max_wait` for events, then handles events,
+  // due timers and tasks. For tests and for embedding in another loop.
+  void RunOnce(absl::Duration max_wait);
+  // Makes Run() return after the current iteration. Any thread.
+  void Quit();
+  bool IsInLoopThread() const {
+    return loop_thread_.load(std::memory_order_acquire) ==
+           std::this_thread::get_id();
+  }
+
+  // Queues `task` to run on the loop thread after the current iteration's
+  // events; tasks run in the order posted (per posting thread). Any thread.
+  void Post(Task task);
+  // Runs `task` now if called on the loop thread, otherwise Post()s it.
+  void RunInLoop(Task task);
+  // Interrupts a blocking wait. Any thread.
+  void Wakeup() { poller_->Wakeup(); }
+
+  // Timers (loop thread only). Callbacks run on the loop thread.
+  TimerId RunAfter(absl::Duration delay, absl::AnyInvocable<void()> callback);
+  TimerId RunEvery(absl::Duration interval, absl::AnyInvocable<void()> callback);
+  // Cancels a pending timer; harmless if it already ran or was cancelled.
+  void Cancel(TimerId id);
+
+  // Fd registration (loop thread only): `handler` receives the fd's events
+  // until RemoveFd().
+  absl::Status AddFd(int fd, uint32_t interest, IoHandler* handler);
+  absl::Status ModifyFd(int fd, uint32_t interest, IoHandler* handler);
+  absl::Status RemoveFd(int fd);
+
+  // Scratch space for reads (loop thread only): connections read into it and
+  // keep only what they cannot process yet, so idle connections hold no
+  // read buffer.
+  char* read_buffer() { return read_buffer_.get(); }
+
+  const Clock& clock() const { return *clock_; }
+  const Logger& logger() const { return logger_; }
+  // Number of tasks queued from other threads (for tests and stats).
+  size_t PendingRemoteTasks() const;
+
+ private:
+  struct Timer {
+    absl::AnyInvocable<void()> callback;
+    absl::Duration interval;  // zero for one-shot
+  };
+  struct TimerEntry {
+    absl::Time deadline;
+    uint64_t sequence;  // ties broken in creation order
+    TimerId id;
+    bool operator>(const TimerEntry& o) const {
+      return deadline != o.deadline ? deadline > o.deadline
+                                    : sequence > o.sequence;
+    }
+  };
+
+  EventLoop(std::unique_ptr<Poller> poller, const Clock* clock, Logger logger);
+  void BindToCurrentThread();
+  absl::Duration NextTimeout(absl::Duration max_wait);
+  void RunDueTimers();
+  void RunTasks();
+  TimerId AddTimer(absl::Duration delay, absl::Duration interval,
+                   absl::AnyInvocable<void()> callback);
+
+  std::unique_ptr<Poller> poller_;
+  const Clock* clock_;
+  const Logger logger_;
+  std::atomic<std::thread::id> loop_thread_{};
+  std::atomic<bool> quit_{false};
+
+  std::vector<PollEvent> events_;
+  std::unique_ptr<char[]> read_buffer_;
+
+  // Tasks posted from the loop thread itself: no lock needed.
+  std::vector<Task> local_tasks_;
+  // Tasks posted from other threads.
+  mutable absl::Mutex mu_;
+  std::vector<Task> remote_tasks_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> wakeup_pending_{false};
+
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>>
+      timer_queue_;
+  absl::flat_hash_map<TimerId, Timer> timers_;
+  uint64_t next_timer_id_ = 1;
+  uint64_t next_sequence_ = 0;
+};
+
+}  // namespace netman
+
+#endif  // NETMAN_NET_EVENT_LOOP_H_

@@ -1,0 +1,83 @@
+// Copyright netman authors.
+#include "netman/server/framed_protocol.h"
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+
+namespace netman {
+
+FramedProtocol::FramedProtocol(const Packer* packer, const Router* router,
+                               const Logger* logger, Options options,
+                               ClosedCallback on_closed)
+    : packer_(packer),
+      router_(router),
+      logger_(logger),
+      options_(options),
+      on_closed_(std::move(on_closed)) {}
+
+absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
+                                              std::string_view input) {
+  size_t consumed = 0;
+  // A handler may Close() the connection: stop at the next message then.
+  while (connection.is_open()) {
+    absl::StatusOr<DecodeResult> r = packer_->Decode(input.substr(consumed));
+    if (!r.ok()) return r.status();
+    if (!r->complete) {
+      if (options_.max_body != 0 && r->declared_body_length.has_value() &&
+          *r->declared_body_length > options_.max_body) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("message body of ", *r->declared_body_length,
+                         " bytes exceeds the limit of ", options_.max_body));
+      }
+      break;
+    }
+    if (r->consumed == 0) {
+      return absl::InternalError("packer returned a message of zero bytes");
+    }
+    if (options_.max_body != 0 && r->message.body.size() > options_.max_body) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("message body of ", r->message.body.size(),
+                       " bytes exceeds the limit of ", options_.max_body));
+    }
+    consumed += r->consumed;
+    absl::Status s = Dispatch(connection, r->message);
+    if (!s.ok()) return s;
+  }
+  return consumed;
+}
+
+absl::Status FramedProtocol::Dispatch(Connection& connection,
+                                      const Message& message) {
+  const Handler* handler = router_->Find(message.id);
+  if (handler == nullptr) {
+    if (router_->not_found_handler()) {
+      handler = &router_->not_found_handler();
+    } else if (options_.close_on_unknown_id) {
+      return absl::NotFoundError(
+          absl::StrCat("no route for message id ", message.id));
+    } else {
+      logger_->Warning("connection %d (%s): no route for message id %d; dropped",
+                       connection.id(), connection.peer_address().ToString(),
+                       message.id);
+      return absl::OkStatus();
+    }
+  }
+  Request request(connection, message);
+  try {
+    (*handler)(request);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler for message id ", message.id,
+                                            " threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError(
+        absl::StrCat("handler for message id ", message.id, " threw"));
+  }
+  return absl::OkStatus();
+}
+
+void FramedProtocol::OnClosed(Connection& connection, const absl::Status& reason) {
+  if (on_closed_) on_closed_(connection, reason);
+}
+
+}  // namespace netman

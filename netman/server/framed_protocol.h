@@ -1,0 +1,61 @@
+// Copyright netman authors.
+//
+// FramedProtocol: the ConnectionHandler for netman's message protocol. It
+// decodes messages with the server's Packer, enforces the max body length for
+// every packer (rejecting an oversize message as soon as its header declares
+// it), and dispatches each message to the Router in arrival order on the
+// connection's loop thread.
+//
+// What it does with problems (each closes only the connection concerned, with
+// the reason passed on to OnClosed and logged by the server):
+//   * a packer error (malformed header)      -> close, InvalidArgument/...;
+//   * a declared body above max_body          -> close, ResourceExhausted;
+//   * a handler throwing an exception         -> close, Internal;
+//   * an id with no route: the not-found handler if set, else log and drop
+//     (the connection stays open), or close when close_on_unknown_id.
+//
+// Threading: one instance serves all connections of a server, from every
+// loop; it holds no per-connection state and is immutable after
+// construction.
+#ifndef NETMAN_SERVER_FRAMED_PROTOCOL_H_
+#define NETMAN_SERVER_FRAMED_PROTOCOL_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "netman/base/log.h"
+#include "netman/codec/packer.h"
+#include "netman/net/connection.h"
+#include "netman/router/router.h"
+
+namespace netman {
+
+class FramedProtocol final : public ConnectionHandler {
+ public:
+  struct Options {
+    uint64_t max_body = 64u << 20;  // 0 = unlimited
+    bool close_on_unknown_id = false;
+  };
+  using ClosedCallback = std::function<void(Connection&, const absl::Status&)>;
+
+  // `packer`, `router` and `logger` must outlive this object.
+  FramedProtocol(const Packer* packer, const Router* router, const Logger* logger,
+                 Options options, ClosedCallback on_closed);
+
+  absl::StatusOr<size_t> OnData(Connection& connection,
+                                std::string_view input) override;
+  void OnClosed(Connection& connection, const absl::Status& reason) override;
+
+ private:
+  absl::Status Dispatch(Connection& connection, const Message& message);
+
+  const Packer* const packer_;
+  const Router* const router_;
+  const Logger* const logger_;
+  const Options options_;
+  const ClosedCallback on_closed_;
+};
+
+}  // namespace netman
+
+#endif  // NETMAN_SERVER_FRAMED_PROTOCOL_H_
