@@ -23,7 +23,15 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, const Clock* clock,
   events_.reserve(256);
 }
 
-EventLoop::~EventLoop() = default;
+EventLoop::~EventLoop() {
+  // Drop queued tasks (and what they hold) while the loop is still whole.
+  local_tasks_.clear();
+  std::vector<Task> remote;
+  {
+    absl::MutexLock lock(&mu_);
+    remote.swap(remote_tasks_);
+  }
+}
 
 void EventLoop::BindToCurrentThread() {
   loop_thread_.store(std::this_thread::get_id(), std::memory_order_release);
@@ -164,10 +172,13 @@ void EventLoop::RunDueTimers() {
       timers_.erase(it);
       callback();
     } else {
-      it->second.callback();
-      // The callback may have cancelled its own timer.
-      if (timers_.contains(entry.id)) {
-        absl::Duration interval = timers_[entry.id].interval;
+      // Run the callback out of the map: it may Cancel() its own timer.
+      const absl::Duration interval = it->second.interval;
+      absl::AnyInvocable<void()> callback = std::move(it->second.callback);
+      callback();
+      auto again = timers_.find(entry.id);
+      if (again != timers_.end()) {
+        again->second.callback = std::move(callback);
         absl::Time next = entry.deadline + interval;
         if (next <= now) next = now + interval;  // fell behind: do not burst
         timer_queue_.push(TimerEntry{next, next_sequence_++, entry.id});
