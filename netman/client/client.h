@@ -1,0 +1,160 @@
+// Copyright netman authors.
+//
+// Client: a blocking client for netman servers, for tests, examples and
+// programs that want one connection without an event loop. It speaks the
+// same framing as the server (the DefaultPacker unless told otherwise):
+// Send() writes one whole frame, Receive() waits for one whole message.
+//
+// Example:
+//   NETMAN_ASSIGN_OR_RETURN(std::unique_ptr<netman::Client> client,
+//                           netman::Client::Connect("127.0.0.1", 8080));
+//   NETMAN_RETURN_IF_ERROR(client->Send(/*id=*/1, "ping"));
+//   NETMAN_ASSIGN_OR_RETURN(netman::ReceivedMessage reply,
+//                           client->Receive(absl::Seconds(5)));
+//   // reply.id, reply.body
+//
+// Errors: every call returns a Status rather than crashing or raising
+// SIGPIPE. Receive() distinguishes a timeout (DeadlineExceeded; the bytes of
+// a half-received message stay buffered and a later Receive() continues
+// with them), an orderly close by the peer (Unavailable "connection closed by
+// peer"), a reset (the errno status, e.g. "read: Connection reset by peer"),
+// and a bad stream (a body over Options::max_body, or bytes the packer
+// rejects): after a bad stream every later Receive() returns the same error,
+// though Send(), ShutdownWrite() and WaitForClose() still work on the socket.
+//
+// Send() blocks until the whole frame is written. While it waits for the
+// socket to take more bytes it reads whatever the peer sends into the
+// receive buffer (a later Receive() returns it), so sending a large message
+// to a server that echoes it back cannot deadlock.
+//
+// The socket is non-blocking and close-on-exec; fd() exposes it for tests
+// that want to poke at it (write to it with MSG_NOSIGNAL).
+//
+// Threading: not synchronised. Use a Client from one thread at a time;
+// Send() and Receive() must not run concurrently (Send() also fills the
+// receive buffer). Different Clients are independent.
+#ifndef NETMAN_CLIENT_CLIENT_H_
+#define NETMAN_CLIENT_CLIENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "netman/base/unique_fd.h"
+#include "netman/buffer/buffer.h"
+#include "netman/codec/packer.h"
+
+namespace netman {
+
+// A message returned by Client::Receive(); unlike Message, it owns its body.
+struct ReceivedMessage {
+  uint32_t id = 0;
+  std::string body;
+};
+
+class Client {
+ public:
+  struct Options {
+    // Bounds the whole of Connect(), across every address the host resolves
+    // to. absl::InfiniteDuration() waits as long as the kernel does.
+    absl::Duration connect_timeout = absl::Seconds(5);
+    // Frames messages both ways. Null means a DefaultPacker.
+    std::shared_ptr<const Packer> packer;
+    // Largest body Receive() accepts; 0 means unlimited. A larger body is an
+    // error (ResourceExhausted) as soon as its header arrives, and leaves the
+    // connection unusable for Receive().
+    uint64_t max_body = 64 << 20;
+    // Sets TCP_NODELAY, so small frames leave at once.
+    bool tcp_nodelay = true;
+  };
+
+  // Connects to `host` port `port`. `host` is a numeric IPv4 or IPv6 address
+  // ("127.0.0.1", "::1", "[::1]") or a name ("localhost") resolved with
+  // getaddrinfo(); each resolved address is tried in turn until one accepts.
+  // On failure the status carries the last address's error code and every
+  // address's error message.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(std::string_view host,
+                                                         uint16_t port,
+                                                         Options options);
+  // As above, with default Options.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(std::string_view host,
+                                                         uint16_t port);
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client() = default;
+
+  // Encodes (id, body) with the packer and writes the whole frame, however
+  // long that takes. Bodies over 4 GiB - 1 bytes are InvalidArgument (the
+  // default wire format cannot express them).
+  absl::Status Send(uint32_t id, std::string_view body);
+
+  // Writes `bytes` as they are: split headers, garbage, several frames.
+  absl::Status SendRaw(std::string_view bytes);
+
+  // Waits up to `timeout` for one complete message and returns it. Messages
+  // already buffered are returned without touching the socket. Returns
+  // DeadlineExceeded on timeout (a zero or negative timeout still reads what
+  // the socket already holds), Unavailable on an orderly close by the peer
+  // (after any complete messages that preceded it), the errno status on a
+  // reset, ResourceExhausted for a body over Options::max_body, and the
+  // packer's status for bytes it rejects.
+  absl::StatusOr<ReceivedMessage> Receive(absl::Duration timeout);
+
+  // Half-closes the connection: the peer reads EOF, and this side can still
+  // Receive(). Later sends fail.
+  absl::Status ShutdownWrite();
+
+  // Waits up to `timeout` for the peer to close the connection (orderly or by
+  // reset), discarding everything received, buffered messages included.
+  // Returns OK once closed, DeadlineExceeded otherwise.
+  absl::Status WaitForClose(absl::Duration timeout);
+
+  // Closes the socket. Every later call returns FailedPrecondition.
+  void Close();
+
+  // The socket (non-blocking), or -1 after Close().
+  int fd() const { return fd_.get(); }
+  // The local port of the connection (still valid after Close()).
+  uint16_t local_port() const { return local_port_; }
+
+ private:
+  enum class ReadOutcome {
+    kData,        // bytes were appended to in_
+    kWouldBlock,  // nothing to read right now
+    kClosed,      // EOF (peer_closed_) or error (read_error_)
+  };
+
+  Client(UniqueFd fd, std::shared_ptr<const Packer> packer, uint64_t max_body,
+         uint16_t local_port);
+
+  absl::Status CheckOpen() const;
+  // One read() into in_.
+  ReadOutcome ReadSome();
+  // Writes all of `bytes`, reading input while the socket is full.
+  absl::Status WriteAll(std::string_view bytes);
+  // Decodes one message from in_ if a complete one is there.
+  absl::StatusOr<std::optional<ReceivedMessage>> DecodeBuffered();
+  // Records a stream error: Receive() returns it from now on.
+  absl::Status FailStream(absl::Status status);
+
+  UniqueFd fd_;
+  std::shared_ptr<const Packer> packer_;
+  uint64_t max_body_;
+  uint16_t local_port_;
+  Buffer in_;                  // received, not yet returned by Receive()
+  Buffer out_;                 // the frame Send() is writing
+  bool peer_closed_ = false;   // read() returned 0
+  absl::Status read_error_;    // read() failed (e.g. ECONNRESET)
+  absl::Status stream_error_;  // oversize body or undecodable bytes
+};
+
+}  // namespace netman
+
+#endif  // NETMAN_CLIENT_CLIENT_H_
