@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
@@ -41,7 +42,7 @@ void StderrLogSink::Write(LogLevel level, std::string_view message) {
 }
 
 void OstreamLogSink::Write(LogLevel level, std::string_view message) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   out_ << "netman " << LogLevelName(level) << " " << message << "\n";
   out_.flush();
 }

@@ -27,7 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
@@ -59,7 +59,7 @@ class OstreamLogSink final : public LogSink {
   void Write(LogLevel level, std::string_view message) override;
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::ostream& out_ ABSL_GUARDED_BY(mu_);
 };
 

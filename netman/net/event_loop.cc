@@ -1,5 +1,6 @@
 // Copyright netman authors.
 #include "netman/net/event_loop.h"
+#include "netman/base/sync.h"
 
 #include <utility>
 
@@ -28,7 +29,7 @@ EventLoop::~EventLoop() {
   local_tasks_.clear();
   std::vector<Task> remote;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     remote.swap(remote_tasks_);
   }
 }
@@ -47,7 +48,7 @@ void EventLoop::Run() {
   for (int round = 0; round < 16; ++round) {
     bool more;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       more = !remote_tasks_.empty();
     }
     if (!more && local_tasks_.empty()) break;
@@ -63,7 +64,7 @@ void EventLoop::Quit() {
 absl::Duration EventLoop::NextTimeout(absl::Duration max_wait) {
   if (!local_tasks_.empty()) return absl::ZeroDuration();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!remote_tasks_.empty()) return absl::ZeroDuration();
   }
   if (timer_queue_.empty()) return max_wait;
@@ -92,7 +93,7 @@ void EventLoop::Post(Task task) {
     return;
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     remote_tasks_.push_back(std::move(task));
   }
   // One wakeup is enough until the loop drains the queue.
@@ -116,7 +117,7 @@ void EventLoop::RunTasks() {
   batch.swap(local_tasks_);
   {
     wakeup_pending_.store(false, std::memory_order_release);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!remote_tasks_.empty()) {
       if (batch.empty()) {
         batch.swap(remote_tasks_);
@@ -130,7 +131,7 @@ void EventLoop::RunTasks() {
 }
 
 size_t EventLoop::PendingRemoteTasks() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return remote_tasks_.size();
 }
 

@@ -30,12 +30,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "netman/base/clock.h"
 #include "netman/base/log.h"
 #include "netman/net/io_handler.h"
 #include "netman/poller/poller.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
@@ -142,7 +142,7 @@ class EventLoop {
   // Tasks posted from the loop thread itself: no lock needed.
   std::vector<Task> local_tasks_;
   // Tasks posted from other threads.
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<Task> remote_tasks_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> wakeup_pending_{false};
 

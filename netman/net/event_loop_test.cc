@@ -7,9 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "netman/base/testing/fake_clock.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 namespace {
@@ -26,7 +26,7 @@ TEST(EventLoopTest, PostFromOtherThreadsRunsOnLoopThreadInOrder) {
   auto loop = NewLoop();
   std::vector<int> seen;  // touched only on the loop thread
   std::atomic<bool> wrong_thread{false};
-  absl::Notification done;
+  Notification done;
   std::thread runner([&] { loop->Run(); });
   std::thread poster([&] {
     for (int i = 0; i < 1000; ++i) {
@@ -49,7 +49,7 @@ TEST(EventLoopTest, PostFromOtherThreadsRunsOnLoopThreadInOrder) {
 TEST(EventLoopTest, QuitFromAnotherThreadUnblocksInfiniteWait) {
   auto loop = NewLoop();
   std::thread runner([&] { loop->Run(); });
-  absl::Notification running;
+  Notification running;
   loop->Post([&] { running.Notify(); });
   ASSERT_TRUE(running.WaitForNotificationWithTimeout(absl::Seconds(10)));
   loop->Quit();

@@ -1,16 +1,17 @@
 // Copyright netman authors.
 #include "netman/server/connection_manager.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
 void ConnectionManager::Add(ConnectionPtr connection) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   uint64_t id = connection->id();
   connections_.emplace(id, std::move(connection));
 }
 
 ConnectionPtr ConnectionManager::Remove(uint64_t id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = connections_.find(id);
   if (it == connections_.end()) return nullptr;
   ConnectionPtr c = std::move(it->second);
@@ -19,18 +20,18 @@ ConnectionPtr ConnectionManager::Remove(uint64_t id) {
 }
 
 ConnectionPtr ConnectionManager::Get(uint64_t id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = connections_.find(id);
   return it == connections_.end() ? nullptr : it->second;
 }
 
 size_t ConnectionManager::Count() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return connections_.size();
 }
 
 std::vector<ConnectionPtr> ConnectionManager::Snapshot() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<ConnectionPtr> all;
   all.reserve(connections_.size());
   for (const auto& [id, c] : connections_) all.push_back(c);

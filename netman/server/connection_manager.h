@@ -23,8 +23,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "netman/net/connection.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
@@ -43,7 +43,7 @@ class ConnectionManager {
   size_t Broadcast(uint32_t message_id, std::string_view body) const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_map<uint64_t, ConnectionPtr> connections_ ABSL_GUARDED_BY(mu_);
 };
 

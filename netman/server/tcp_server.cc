@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "netman/codec/default_packer.h"
 #include "netman/net/socket_ops.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
@@ -184,7 +185,7 @@ void TcpServer::RequestStop() {
 }
 
 void TcpServer::JoinThreads() {
-  absl::MutexLock lock(&join_mu_);
+  MutexLock lock(&join_mu_);
   for (auto& slot : loops_) {
     if (slot->thread.joinable()) {
       slot->thread.join();

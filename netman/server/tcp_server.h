@@ -33,8 +33,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "netman/base/clock.h"
 #include "netman/base/log.h"
@@ -47,6 +45,7 @@
 #include "netman/router/router.h"
 #include "netman/server/connection_manager.h"
 #include "netman/server/framed_protocol.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
@@ -119,7 +118,7 @@ class TcpServer {
   struct LoopThread {
     std::unique_ptr<EventLoop> loop;
     std::thread thread;
-    absl::Notification exited;
+    Notification exited;
   };
 
   absl::Status Listen(std::string_view address);
@@ -151,7 +150,7 @@ class TcpServer {
   std::atomic<bool> blocking_{false};  // Start() runs loop 0 on its caller
   std::atomic<uint64_t> next_id_{1};
   size_t next_loop_ = 0;  // loop 0 only
-  absl::Mutex join_mu_;
+  Mutex join_mu_;
 };
 
 }  // namespace netman

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "netman/base/testing/capturing_log_sink.h"
 #include "netman/client/client.h"
 #include "netman/codec/default_packer.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 namespace {
@@ -194,7 +194,7 @@ TEST_F(TcpServerTest, ThousandConcurrentClients) {
 
 TEST_F(TcpServerTest, ManyThreadsSendOnOneConnectionWithoutCorruption) {
   std::atomic<uint64_t> connection_id{0};
-  absl::Notification registered;
+  Notification registered;
   StartServer({}, [&](TcpServer& s) {
     ASSERT_TRUE(s.AddRouter(5, [&](Request& r) {
       connection_id = r.connection().id();

@@ -14,38 +14,38 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "netman/base/log.h"
+#include "netman/base/sync.h"
 
 namespace netman {
 
 class CapturingLogSink final : public LogSink {
  public:
   void Write(LogLevel level, std::string_view message) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     lines_.emplace_back(std::string(LogLevelName(level)) + " " +
                         std::string(message));
   }
 
   std::vector<std::string> Lines() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return lines_;
   }
 
   bool Contains(std::string_view needle) const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return ContainsLocked(needle);
   }
 
   // Blocks until a line containing `needle` was written or `timeout` passed;
   // returns whether it was found.
   bool WaitFor(std::string_view needle, absl::Duration timeout) const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto found = [this, needle]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return ContainsLocked(needle);
     };
-    return mu_.AwaitWithTimeout(absl::Condition(&found), timeout);
+    return mu_.AwaitWithTimeout(found, timeout);
   }
 
  private:
@@ -57,7 +57,7 @@ class CapturingLogSink final : public LogSink {
     return false;
   }
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
 };
 

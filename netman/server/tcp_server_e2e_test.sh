@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Copyright netman authors.
+#
+# tcp_server_e2e_test: runs tcp_server_e2e_test.py (standard-library Python 3)
+# against the tcp_server binary from the test's runfiles.
+set -euo pipefail
+
+dir="${TEST_SRCDIR:?run with bazel test}/netman/netman/server"
+python="$(command -v python3 || true)"
+if [[ -z "${python}" ]]; then
+  echo "FAIL: python3 not found on PATH (${PATH})" >&2
+  exit 1
+fi
+exec "${python}" "${dir}/tcp_server_e2e_test.py" "${dir}/tcp_server"
