@@ -42,6 +42,12 @@ int ToTimeoutMs(absl::Duration timeout) {
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
+// The eventfd's tag: an address no caller can pass (callers may use null).
+void* WakeupTag() {
+  static char marker;
+  return &marker;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EpollPoller>> EpollPoller::Create() {
@@ -51,7 +57,7 @@ absl::StatusOr<std::unique_ptr<EpollPoller>> EpollPoller::Create() {
   if (!wakeup_fd) return ErrnoStatus(errno, "eventfd");
   struct epoll_event ev = {};
   ev.events = EPOLLIN;
-  ev.data.ptr = nullptr;
+  ev.data.ptr = WakeupTag();
   if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wakeup_fd.get(), &ev) != 0) {
     return ErrnoStatus(errno, "epoll_ctl(ADD eventfd)");
   }
@@ -99,7 +105,7 @@ absl::StatusOr<int> EpollPoller::Wait(absl::Duration timeout,
   }
   for (int i = 0; i < n; ++i) {
     const struct epoll_event& ev = ready_[i];
-    if (ev.data.ptr == nullptr) {  // our eventfd: reset it, report nothing
+    if (ev.data.ptr == WakeupTag()) {  // our eventfd: reset it, report nothing
       uint64_t value;
       while (::read(wakeup_fd_.get(), &value, sizeof(value)) > 0) {
       }

@@ -42,7 +42,7 @@ class EpollPoller final : public Poller {
   absl::Status Control(int op, int fd, uint32_t interest, void* tag);
 
   UniqueFd epoll_fd_;
-  UniqueFd wakeup_fd_;  // eventfd; registered with a null tag
+  UniqueFd wakeup_fd_;  // eventfd; registered with a private tag
   std::vector<struct epoll_event> ready_;
 };
 

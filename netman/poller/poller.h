@@ -13,7 +13,9 @@
 //   * Each registered fd carries an opaque `void* tag` returned with its
 //     events; the Poller never dereferences it.
 //   * Errors and hang-ups are reported as kReadable|kError or kHangup so the
-//     owner notices them through its normal read path.
+//     owner notices them through its normal read path. On epoll they are
+//     reported even for an fd registered with interest 0, on every Wait():
+//     an owner that stops reading must handle them (Connection closes).
 //   * Wakeup() makes a concurrent or the next Wait() return promptly; it is
 //     coalesced and its own events are never reported.
 //
