@@ -1,25 +1,33 @@
 // Copyright netman authors.
 //
-// Router: maps message ids to handlers. Register every route before the
-// server starts; lookups are then lock-free reads from every loop.
+// Router: maps message ids to handlers, with middleware around them.
 //
-// Ids below kDenseIds are looked up in a flat array (one indexed load), the
-// rest in a hash map.
+// A middleware takes the request and a `next` continuation. It may act before
+// and after calling next(), or end the chain by not calling it (for example,
+// reject and close an unauthenticated connection). The order is: global
+// middleware in Use() order, then the route's group middleware in the order
+// given, then the handler.
 //
 // Example:
 //   netman::Router router;
-//   absl::Status s = router.AddRouter(0, [](netman::Request& r) {
-//     r.connection().Send(0, r.body());
-//   });
-//   router.AddRouter(0, ...);  // AlreadyExists: no silent override
+//   router.Use(LogEverything);                        // global
+//   netman::RouteGroup& admin = router.Group({RequireAdmin});
+//   admin.AddRouter(100, Shutdown);                   // RequireAdmin → Shutdown
+//   router.AddRouter(0, Echo);                        // LogEverything → Echo
+//   router.AddRouter(0, Other);                       // AlreadyExists
 //
-// Threading: AddRouter()/SetNotFoundHandler() must happen before concurrent
-// use; Find()/Dispatch() are then safe from any number of threads. Handlers
-// run on the loop thread of the connection the message came from.
+// Ids below kDenseIds are looked up in a flat array, the rest in a hash map.
+// Nothing here knows about framing: the TCP framed protocol and the WebSocket
+// server dispatch through the same Router.
+//
+// Threading: configure (AddRouter, Use, Group, SetNotFoundHandler) before
+// concurrent use; Find() and Dispatch() are then safe from any number of
+// threads. Handlers run on the loop thread of the request's connection.
 #ifndef NETMAN_ROUTER_ROUTER_H_
 #define NETMAN_ROUTER_ROUTER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -31,32 +39,98 @@ namespace netman {
 
 using Handler = std::function<void(Request&)>;
 
+class Next;
+using Middleware = std::function<void(Request&, const Next&)>;
+
+class Router;
+
+// A set of routes sharing middleware. Owned by its Router; references stay
+// valid for the Router's lifetime.
+class RouteGroup {
+ public:
+  // Adds middleware that runs (after the global ones) for this group's routes.
+  RouteGroup& Use(Middleware middleware);
+  // Routes `id` through this group's middleware. AlreadyExists if any group
+  // (or the router itself) already routes `id`.
+  absl::Status AddRouter(uint32_t id, Handler handler);
+
+ private:
+  friend class Router;
+  friend class Next;
+  explicit RouteGroup(Router* router) : router_(router) {}
+  Router* const router_;
+  std::vector<Middleware> middleware_;
+};
+
+// A registered route: its handler and the group whose middleware wraps it.
+struct Route {
+  Handler handler;
+  const RouteGroup* group = nullptr;  // null: global middleware only
+};
+
+// The continuation handed to a middleware: calling it runs the rest of the
+// chain (the next middleware, or the handler). Calling it more than once runs
+// the rest again; not calling it ends the chain.
+class Next {
+ public:
+  void operator()() const;
+
+ private:
+  friend class Router;
+  Next(const Router* router, const Route* route, Request* request, size_t index)
+      : router_(router), route_(route), request_(request), index_(index) {}
+  const Router* router_;
+  const Route* route_;
+  Request* request_;
+  size_t index_;
+};
+
 class Router {
  public:
   static constexpr uint32_t kDenseIds = 1024;
 
-  // Registers `handler` for `id`. AlreadyExists if `id` has a handler,
-  // InvalidArgument if `handler` is empty.
+  Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Routes `id` to `handler` (global middleware only). AlreadyExists if `id`
+  // has a route, InvalidArgument if `handler` is empty.
   absl::Status AddRouter(uint32_t id, Handler handler);
+  // Adds global middleware, run for every routed message in Use() order.
+  Router& Use(Middleware middleware);
+  // Creates a group with its own middleware.
+  RouteGroup& Group(std::vector<Middleware> middleware = {});
 
-  // Called for ids with no route (instead of the default: log and drop).
-  void SetNotFoundHandler(Handler handler) { not_found_ = std::move(handler); }
-  const Handler& not_found_handler() const { return not_found_; }
+  // Called (through the global middleware) for ids with no route, instead of
+  // the caller's default (the framed protocol logs and drops them).
+  void SetNotFoundHandler(Handler handler);
+  bool has_not_found_handler() const { return static_cast<bool>(not_found_.handler); }
 
-  // The handler for `id`, or null.
-  const Handler* Find(uint32_t id) const {
-    if (id < dense_.size()) return dense_[id] ? &dense_[id] : nullptr;
+  // The route for `id`, or null.
+  const Route* Find(uint32_t id) const {
+    if (id < dense_.size()) return dense_[id].handler ? &dense_[id] : nullptr;
     if (sparse_.empty()) return nullptr;
     auto it = sparse_.find(id);
     return it == sparse_.end() ? nullptr : &it->second;
   }
 
+  // Runs the middleware chain and handler for the request's id (or the
+  // not-found handler). Returns false when there is neither.
+  bool Dispatch(Request& request) const;
+
   size_t size() const { return count_; }
 
  private:
-  std::vector<Handler> dense_;  // grows to cover the largest dense id used
-  absl::flat_hash_map<uint32_t, Handler> sparse_;
-  Handler not_found_;
+  friend class RouteGroup;
+  friend class Next;
+  absl::Status AddRoute(uint32_t id, Handler handler, const RouteGroup* group);
+  void Run(const Route& route, Request& request, size_t index) const;
+
+  std::vector<Route> dense_;  // grows to cover the largest dense id used
+  absl::flat_hash_map<uint32_t, Route> sparse_;
+  std::vector<Middleware> middleware_;
+  std::deque<RouteGroup> groups_;  // deque: stable addresses
+  Route not_found_;
   size_t count_ = 0;
 };
 

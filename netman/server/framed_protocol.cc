@@ -49,29 +49,25 @@ absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
 
 absl::Status FramedProtocol::Dispatch(Connection& connection,
                                       const Message& message) {
-  const Handler* handler = router_->Find(message.id);
-  if (handler == nullptr) {
-    if (router_->not_found_handler()) {
-      handler = &router_->not_found_handler();
-    } else if (options_.close_on_unknown_id) {
-      return absl::NotFoundError(
-          absl::StrCat("no route for message id ", message.id));
-    } else {
-      logger_->Warning("connection %d (%s): no route for message id %d; dropped",
-                       connection.id(), connection.peer_address().ToString(),
-                       message.id);
-      return absl::OkStatus();
-    }
-  }
   Request request(connection, message);
+  bool routed;
   try {
-    (*handler)(request);
+    routed = router_->Dispatch(request);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("handler for message id ", message.id,
                                             " threw: ", e.what()));
   } catch (...) {
     return absl::InternalError(
         absl::StrCat("handler for message id ", message.id, " threw"));
+  }
+  if (!routed) {
+    if (options_.close_on_unknown_id) {
+      return absl::NotFoundError(
+          absl::StrCat("no route for message id ", message.id));
+    }
+    logger_->Warning("connection %d (%s): no route for message id %d; dropped",
+                     connection.id(), connection.peer_address().ToString(),
+                     message.id);
   }
   return absl::OkStatus();
 }
