@@ -9,6 +9,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "netman/base/status.h"
 #include "netman/net/socket_ops.h"
 
@@ -16,10 +17,11 @@ namespace netman {
 
 Connection::Connection(EventLoop* loop, UniqueFd fd, uint64_t id,
                        const SocketAddress& peer, ConnectionHandler* handler,
-                       const Packer* packer)
+                       const Packer* packer, const ConnectionLimits* limits)
     : loop_(loop),
       handler_(handler),
       packer_(packer),
+      limits_(limits),
       id_(id),
       fd_(std::move(fd)),
       peer_(peer) {}
@@ -43,7 +45,7 @@ absl::StatusOr<SocketAddress> Connection::local_address() const {
 
 void Connection::OnIoEvent(uint32_t events) {
   if (state() == State::kClosed) return;
-  if (!reading_ && (events & (kPollError | kPollHangup))) {
+  if (!wants_read() && (events & (kPollError | kPollHangup))) {
     // Not reading (closing with output pending): a level-triggered error or
     // hang-up would be reported forever, and nothing can be written anyway.
     if (events & kPollError) {
@@ -58,7 +60,7 @@ void Connection::OnIoEvent(uint32_t events) {
 }
 
 void Connection::HandleRead() {
-  if (!reading_) return;
+  if (!wants_read()) return;
   char* const spare = loop_->read_buffer();
   ssize_t n;
   const bool had_input = !input_.empty();
@@ -86,6 +88,7 @@ void Connection::HandleRead() {
   }
 
   if (n > 0) {
+    Touch(loop_->iteration_time());  // heartbeat: any inbound byte counts
     in_read_ = true;
     absl::StatusOr<size_t> consumed;
     if (!had_input) {
@@ -105,6 +108,10 @@ void Connection::HandleRead() {
     if (!consumed.ok()) {
       CloseNow(consumed.status());
       return;
+    }
+    if (state() != State::kOpen) {  // closed or closing: input is moot
+      input_.Release();
+      if (state() == State::kClosed) return;
     }
     // Replies produced while handling this read leave in one write.
     if (state() != State::kClosed && !output_.empty() && !writing_) Flush();
@@ -152,12 +159,19 @@ void Connection::Flush() {
       writing_ = true;
       UpdateInterest();
     }
+    if (limits_ != nullptr) AfterFlush(output_.size());
     return;
   }
   output_.Release();
   if (writing_) {
     writing_ = false;
     UpdateInterest();
+  }
+  if (limits_ != nullptr) {
+    AfterFlush(0);
+    if (limits_->notify_write_complete && state() != State::kClosed) {
+      handler_->OnWriteComplete(*this);
+    }
   }
   if (state() == State::kClosing) {
     CloseNow(absl::OkStatus());
@@ -180,7 +194,43 @@ void Connection::QueueFlush() {
 
 void Connection::AppendOutput(std::string_view bytes) {
   output_.Append(bytes);
+  if (limits_ != nullptr && !CheckOutputLimit()) return;
   QueueFlush();
+}
+
+bool Connection::CheckOutputLimit() {
+  const size_t limit = limits_->max_output_bytes;
+  const size_t queued = output_.size();
+  if (limit == 0 || queued <= limit) return true;
+  if (limits_->output_limit_policy == OutputLimitPolicy::kClose || queued > 2 * limit) {
+    CloseNow(absl::ResourceExhaustedError(absl::StrCat(
+        "output queue of ", queued, " bytes exceeds the limit of ", limit,
+        " (peer not reading)")));
+    return false;
+  }
+  if (!read_paused_) {
+    read_paused_ = true;
+    UpdateInterest();
+  }
+  return true;
+}
+
+void Connection::AfterFlush(size_t remaining) {
+  if (limits_->high_water_mark != 0) {
+    if (remaining >= limits_->high_water_mark) {
+      if (!above_high_water_) {
+        above_high_water_ = true;
+        handler_->OnHighWaterMark(*this, remaining);
+      }
+    } else {
+      above_high_water_ = false;
+    }
+  }
+  if (read_paused_ && remaining <= limits_->max_output_bytes / 2 &&
+      state() == State::kOpen) {
+    read_paused_ = false;
+    UpdateInterest();
+  }
 }
 
 absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
@@ -192,6 +242,9 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
   }
   if (loop_->IsInLoopThread()) {
     packer_->Encode(message_id, body, output_);
+    if (limits_ != nullptr && !CheckOutputLimit()) {
+      return absl::ResourceExhaustedError("output limit exceeded; connection closed");
+    }
     QueueFlush();
     return absl::OkStatus();
   }
@@ -202,6 +255,7 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
     if (self->state() != State::kOpen) return;
     if (self->output_.empty()) {
       self->output_ = std::move(frame);
+      if (self->limits_ != nullptr && !self->CheckOutputLimit()) return;
       self->QueueFlush();
     } else {
       self->AppendOutput(frame.readable());
@@ -216,7 +270,9 @@ absl::Status Connection::SendBytes(std::string_view bytes) {
   }
   if (loop_->IsInLoopThread()) {
     AppendOutput(bytes);
-    return absl::OkStatus();
+    return state() == State::kClosed
+               ? absl::ResourceExhaustedError("output limit exceeded; connection closed")
+               : absl::OkStatus();
   }
   Buffer copy;
   copy.Append(bytes);
@@ -235,7 +291,7 @@ void Connection::Close() {
 void Connection::CloseInLoop() {
   if (state() != State::kOpen) return;
   reading_ = false;
-  input_.Release();
+  if (!in_read_) input_.Release();  // else HandleRead drops it afterwards
   if (output_.empty()) {
     CloseNow(absl::OkStatus());
     return;
@@ -270,7 +326,7 @@ void Connection::ShutdownWriteInLoop() {
 }
 
 void Connection::UpdateInterest() {
-  uint32_t interest = (reading_ ? uint32_t{kPollReadable} : 0u) |
+  uint32_t interest = (wants_read() ? uint32_t{kPollReadable} : 0u) |
                       (writing_ ? uint32_t{kPollWritable} : 0u);
   absl::Status s = loop_->ModifyFd(fd_.get(), interest, this);
   if (!s.ok()) loop_->logger().Error("connection %d: %s", id_, s.ToString());
@@ -279,9 +335,12 @@ void Connection::UpdateInterest() {
 void Connection::CloseNow(absl::Status reason) {
   if (state() == State::kClosed) return;
   state_.store(State::kClosed, std::memory_order_release);
+  Unlink();  // leave the heartbeat wheel
   (void)loop_->RemoveFd(fd_.get());
   fd_.reset();
-  input_.Release();
+  // A handler on the stack may still look at its message body, which points
+  // into input_: HandleRead releases it once the handler has returned.
+  if (!in_read_) input_.Release();
   output_.Release();
   // OnClosed runs after whatever handler call is on the stack has returned;
   // the task's reference keeps the connection alive until then.

@@ -36,6 +36,7 @@
 #include "netman/buffer/buffer.h"
 #include "netman/codec/packer.h"
 #include "netman/net/event_loop.h"
+#include "netman/net/idle_wheel.h"
 #include "netman/net/io_handler.h"
 #include "netman/net/socket_address.h"
 
@@ -61,18 +62,47 @@ class ConnectionHandler {
   // Called once when the connection has closed. `reason` is OK for an orderly
   // close (peer EOF, Close()) and the error otherwise.
   virtual void OnClosed(Connection& connection, const absl::Status& reason) = 0;
+  // Output the kernel would not take has reached the high-water mark
+  // (ConnectionLimits). Called once per crossing.
+  virtual void OnHighWaterMark(Connection& connection, size_t queued_bytes) {}
+  // All queued output has been handed to the kernel (only when
+  // ConnectionLimits::notify_write_complete).
+  virtual void OnWriteComplete(Connection& connection) {}
+};
+
+// What to do when a connection's queued output exceeds
+// ConnectionLimits::max_output_bytes (the peer is not reading fast enough).
+enum class OutputLimitPolicy : uint8_t {
+  // Close the connection with ResourceExhausted.
+  kClose,
+  // Stop reading from it (so it cannot ask for more) until the output drains
+  // to half the limit. Output still growing past twice the limit (e.g. pushes
+  // from elsewhere) closes it.
+  kPauseReading,
+};
+
+// Output limits shared (immutable) by every connection of a server.
+struct ConnectionLimits {
+  // OnHighWaterMark fires when unsent output reaches this; 0 = never.
+  size_t high_water_mark = 0;
+  // Hard cap on queued output; 0 = unlimited.
+  size_t max_output_bytes = 0;
+  OutputLimitPolicy output_limit_policy = OutputLimitPolicy::kClose;
+  bool notify_write_complete = false;
 };
 
 class Connection final : public IoHandler,
+                         public IdleWheel::Entry,
                          public std::enable_shared_from_this<Connection> {
  public:
   enum class State : uint8_t { kOpen, kClosing, kClosed };
 
   // Use Start() on the loop thread after construction. `packer` encodes
-  // Send(); `handler` and `packer` must outlive the connection.
+  // Send(); `handler`, `packer` and `limits` (null: no limits) must outlive
+  // the connection.
   Connection(EventLoop* loop, UniqueFd fd, uint64_t id,
              const SocketAddress& peer, ConnectionHandler* handler,
-             const Packer* packer);
+             const Packer* packer, const ConnectionLimits* limits = nullptr);
   ~Connection() override;
 
   // Registers with the loop. Loop thread only.
@@ -109,6 +139,8 @@ class Connection final : public IoHandler,
 
   // Bytes queued for the peer (loop thread only).
   size_t output_bytes() const { return output_.size(); }
+  // Reading is paused because the peer is not taking output (loop thread).
+  bool read_paused() const { return read_paused_; }
   // Buffer capacity held for input and output (loop thread only; tests).
   size_t buffer_capacity() const { return input_.capacity() + output_.capacity(); }
 
@@ -127,10 +159,16 @@ class Connection final : public IoHandler,
   // Tears the socket down and schedules OnClosed().
   void CloseNow(absl::Status reason);
   void UpdateInterest();
+  bool wants_read() const { return reading_ && !read_paused_; }
+  // Applies ConnectionLimits after output grew; false if it closed.
+  bool CheckOutputLimit();
+  // After a flush: high-water callback and resuming paused reads.
+  void AfterFlush(size_t remaining);
 
   EventLoop* const loop_;
   ConnectionHandler* handler_;
   const Packer* const packer_;
+  const ConnectionLimits* const limits_;
   const uint64_t id_;
   UniqueFd fd_;
   std::atomic<State> state_{State::kOpen};
@@ -140,6 +178,8 @@ class Connection final : public IoHandler,
   bool flush_queued_ = false;   // a Flush() task is posted
   bool shutdown_after_flush_ = false;
   bool write_shut_ = false;
+  bool read_paused_ = false;      // output over the limit (kPauseReading)
+  bool above_high_water_ = false;
   const SocketAddress peer_;
   Buffer input_;
   Buffer output_;

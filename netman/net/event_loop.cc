@@ -20,6 +20,7 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, const Clock* clock,
     : poller_(std::move(poller)),
       clock_(clock),
       logger_(std::move(logger)),
+      iteration_time_(clock->Now()),
       read_buffer_(new char[kReadBufferSize]) {
   events_.reserve(256);
 }
@@ -76,6 +77,7 @@ absl::Duration EventLoop::NextTimeout(absl::Duration max_wait) {
 void EventLoop::RunOnce(absl::Duration max_wait) {
   if (!IsInLoopThread()) BindToCurrentThread();
   absl::StatusOr<int> n = poller_->Wait(NextTimeout(max_wait), events_);
+  iteration_time_ = clock_->Now();
   if (!n.ok()) {
     logger_.Error("event loop: %s", n.status().ToString());
   } else {
@@ -158,7 +160,7 @@ void EventLoop::Cancel(TimerId id) { timers_.erase(id); }
 
 void EventLoop::RunDueTimers() {
   if (timer_queue_.empty()) return;
-  const absl::Time now = clock_->Now();
+  const absl::Time now = iteration_time_;
   // Timers added by callbacks are due no earlier than `now`+delay; limit the
   // round to entries due now so a zero-interval timer cannot spin forever.
   size_t budget = timer_queue_.size();

@@ -103,6 +103,9 @@ class EventLoop {
   char* read_buffer() { return read_buffer_.get(); }
 
   const Clock& clock() const { return *clock_; }
+  // The clock reading taken when the current iteration's wait returned: a
+  // cheap "now" for per-event bookkeeping (loop thread only).
+  absl::Time iteration_time() const { return iteration_time_; }
   const Logger& logger() const { return logger_; }
   // Number of tasks queued from other threads (for tests and stats).
   size_t PendingRemoteTasks() const;
@@ -137,6 +140,7 @@ class EventLoop {
   std::atomic<bool> quit_{false};
 
   std::vector<PollEvent> events_;
+  absl::Time iteration_time_;
   std::unique_ptr<char[]> read_buffer_;
 
   // Tasks posted from the loop thread itself: no lock needed.

@@ -55,6 +55,15 @@ class FramedProtocolTest : public ::testing::Test {
     ASSERT_TRUE(router_->AddRouter(2, [](Request&) {
       throw std::runtime_error("boom");
     }).ok());
+    // Closes first, then still reads its body (which must stay valid).
+    ASSERT_TRUE(router_->AddRouter(3, [this](Request& r) {
+      if (r.body() == "force") {
+        r.connection().ForceClose(absl::AbortedError("handler"));
+      } else {
+        r.connection().Close();
+      }
+      received_.push_back({r.id(), std::string(r.body())});
+    }).ok());
     protocol_ = std::make_unique<FramedProtocol>(
         &packer_, router_.get(), &logger_, options,
         [this](Connection&, const absl::Status& reason) {
@@ -215,6 +224,19 @@ TEST_F(FramedProtocolTest, CloseFromHandlerStopsLaterMessagesAndFlushesFirst) {
   ASSERT_EQ(closed_.size(), 1u);
   EXPECT_TRUE(closed_[0].ok());
   EXPECT_EQ(PeerReceived(), Frame(0, "before"));  // flushed, then EOF
+}
+
+TEST_F(FramedProtocolTest, BodyStaysValidAfterCloseInsideHandler) {
+  for (const char* body : {"graceful", "force"}) {
+    Build({});
+    const std::string frame = Frame(3, body);
+    PeerWrite(frame.substr(0, 5));  // split: the body ends up in input_
+    PeerWrite(frame.substr(5));
+    ASSERT_EQ(received_.size(), 1u);
+    EXPECT_EQ(received_[0], (Got{3, body}));
+    ASSERT_EQ(closed_.size(), 1u);
+    EXPECT_EQ(connection_->buffer_capacity(), 0u);
+  }
 }
 
 TEST_F(FramedProtocolTest, ThrowingHandlerClosesOnlyThatConnection) {
