@@ -113,6 +113,9 @@ class Connection final : public IoHandler,
   State state() const { return state_.load(std::memory_order_acquire); }
   bool is_open() const { return state() == State::kOpen; }
   const SocketAddress& peer_address() const { return peer_; }
+  // The socket (loop thread only; -1 once closed). For setsockopt() and the
+  // like: do not read, write or close it.
+  int native_handle() const { return fd_.get(); }
   // getsockname(); an error once closed.
   absl::StatusOr<SocketAddress> local_address() const;
 

@@ -9,12 +9,12 @@ namespace netman {
 
 FramedProtocol::FramedProtocol(const Packer* packer, const Router* router,
                                const Logger* logger, Options options,
-                               ClosedCallback on_closed)
+                               Hooks hooks)
     : packer_(packer),
       router_(router),
       logger_(logger),
       options_(options),
-      on_closed_(std::move(on_closed)) {}
+      hooks_(std::move(hooks)) {}
 
 absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
                                               std::string_view input) {
@@ -73,7 +73,15 @@ absl::Status FramedProtocol::Dispatch(Connection& connection,
 }
 
 void FramedProtocol::OnClosed(Connection& connection, const absl::Status& reason) {
-  if (on_closed_) on_closed_(connection, reason);
+  if (hooks_.on_closed) hooks_.on_closed(connection, reason);
+}
+
+void FramedProtocol::OnHighWaterMark(Connection& connection, size_t queued_bytes) {
+  if (hooks_.on_high_water_mark) hooks_.on_high_water_mark(connection, queued_bytes);
+}
+
+void FramedProtocol::OnWriteComplete(Connection& connection) {
+  if (hooks_.on_write_complete) hooks_.on_write_complete(connection);
 }
 
 }  // namespace netman

@@ -36,15 +36,22 @@ class FramedProtocol final : public ConnectionHandler {
     uint64_t max_body = 64u << 20;  // 0 = unlimited
     bool close_on_unknown_id = false;
   };
-  using ClosedCallback = std::function<void(Connection&, const absl::Status&)>;
+  // Where connection events go (each may be empty).
+  struct Hooks {
+    std::function<void(Connection&, const absl::Status&)> on_closed;
+    std::function<void(Connection&, size_t)> on_high_water_mark;
+    std::function<void(Connection&)> on_write_complete;
+  };
 
   // `packer`, `router` and `logger` must outlive this object.
   FramedProtocol(const Packer* packer, const Router* router, const Logger* logger,
-                 Options options, ClosedCallback on_closed);
+                 Options options, Hooks hooks);
 
   absl::StatusOr<size_t> OnData(Connection& connection,
                                 std::string_view input) override;
   void OnClosed(Connection& connection, const absl::Status& reason) override;
+  void OnHighWaterMark(Connection& connection, size_t queued_bytes) override;
+  void OnWriteComplete(Connection& connection) override;
 
  private:
   absl::Status Dispatch(Connection& connection, const Message& message);
@@ -53,7 +60,7 @@ class FramedProtocol final : public ConnectionHandler {
   const Router* const router_;
   const Logger* const logger_;
   const Options options_;
-  const ClosedCallback on_closed_;
+  const Hooks hooks_;
 };
 
 }  // namespace netman

@@ -66,9 +66,10 @@ class FramedProtocolTest : public ::testing::Test {
     }).ok());
     protocol_ = std::make_unique<FramedProtocol>(
         &packer_, router_.get(), &logger_, options,
-        [this](Connection&, const absl::Status& reason) {
+        FramedProtocol::Hooks{.on_closed = [this](Connection&,
+                                                  const absl::Status& reason) {
           closed_.push_back(reason);
-        });
+        }});
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
     peer_.reset(fds[1]);

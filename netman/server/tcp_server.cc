@@ -6,9 +6,26 @@
 #include "absl/strings/str_cat.h"
 #include "netman/codec/default_packer.h"
 #include "netman/net/socket_ops.h"
-#include "netman/base/sync.h"
 
 namespace netman {
+namespace {
+
+// Reasons worth a warning: the peer sent something we refuse. Everything
+// else (orderly close, heartbeat kick, shutdown, resets) is routine: debug.
+bool IsProtocolError(const absl::Status& reason) {
+  switch (reason.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 TcpServer::TcpServer(ServerOptions options)
     : options_(std::move(options)),
@@ -19,12 +36,6 @@ TcpServer::TcpServer(ServerOptions options)
     if (options_.loops <= 0) options_.loops = 1;
   }
   if (options_.clock == nullptr) options_.clock = &RealClock::Instance();
-  protocol_ = std::make_unique<FramedProtocol>(
-      packer_.get(), &router_, &options_.logger,
-      FramedProtocol::Options{options_.max_body, options_.close_on_unknown_id},
-      [this](Connection& c, const absl::Status& reason) {
-        OnConnectionClosed(c, reason);
-      });
 }
 
 TcpServer::~TcpServer() { Stop(); }
@@ -36,26 +47,86 @@ absl::Status TcpServer::AddRouter(uint32_t id, Handler handler) {
   return router_.AddRouter(id, std::move(handler));
 }
 
+TcpServer& TcpServer::Use(Middleware middleware) {
+  router_.Use(std::move(middleware));
+  return *this;
+}
+
+RouteGroup& TcpServer::Group(std::vector<Middleware> middleware) {
+  return router_.Group(std::move(middleware));
+}
+
 void TcpServer::SetNotFoundHandler(Handler handler) {
   router_.SetNotFoundHandler(std::move(handler));
 }
 
 void TcpServer::OnOpen(OpenHook hook) { on_open_ = std::move(hook); }
 void TcpServer::OnClose(CloseHook hook) { on_close_ = std::move(hook); }
+void TcpServer::OnHighWaterMark(HighWaterHook hook) {
+  on_high_water_mark_ = std::move(hook);
+}
+void TcpServer::OnWriteComplete(WriteCompleteHook hook) {
+  on_write_complete_ = std::move(hook);
+}
+
+absl::Status TcpServer::ValidateOptions() {
+  const ServerOptions& o = options_;
+  if (o.heartbeat_idle_time < absl::ZeroDuration() ||
+      o.heartbeat_check_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("heartbeat durations must not be negative");
+  }
+  if (o.heartbeat_check_interval > absl::ZeroDuration() &&
+      o.heartbeat_idle_time == absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "heartbeat_check_interval is set but heartbeat_idle_time is 0: set the "
+        "idle time after which a silent connection is closed (or clear the "
+        "interval to disable heartbeats)");
+  }
+  if (o.tcp_keepalive < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("tcp_keepalive must not be negative");
+  }
+  if (o.tcp_keepalive > absl::ZeroDuration() &&
+      (o.tcp_keepalive_interval <= absl::ZeroDuration() ||
+       o.tcp_keepalive_probes <= 0)) {
+    return absl::InvalidArgumentError(
+        "tcp_keepalive needs a positive tcp_keepalive_interval and tcp_keepalive_probes");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status TcpServer::Listen(std::string_view address) {
-  if (stopping_.load()) return absl::FailedPreconditionError("server was stopped");
+  if (stopping_.load() || draining_.load()) {
+    return absl::FailedPreconditionError("server was stopped");
+  }
   if (started_.exchange(true)) {
     return absl::FailedPreconditionError("server already started");
   }
+  absl::Status valid = ValidateOptions();
+  if (!valid.ok()) return valid;
   absl::StatusOr<SocketAddress> addr = SocketAddress::Parse(address);
   if (!addr.ok()) return addr.status();
+
+  // Hooks are final now: build what connections share.
+  limits_.max_output_bytes = options_.max_output_bytes;
+  limits_.output_limit_policy = options_.output_limit_policy;
+  limits_.high_water_mark = on_high_water_mark_ ? options_.output_high_water_mark : 0;
+  limits_.notify_write_complete = static_cast<bool>(on_write_complete_);
+  protocol_ = std::make_unique<FramedProtocol>(
+      packer_.get(), &router_, &options_.logger,
+      FramedProtocol::Options{options_.max_body, options_.close_on_unknown_id},
+      FramedProtocol::Hooks{
+          .on_closed = [this](Connection& c,
+                              const absl::Status& reason) { OnConnectionClosed(c, reason); },
+          .on_high_water_mark = on_high_water_mark_,
+          .on_write_complete = on_write_complete_});
+
   for (int i = 0; i < options_.loops; ++i) {
     auto slot = std::make_unique<LoopThread>();
     absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(
         {options_.poller_factory, options_.clock, options_.logger});
     if (!loop.ok()) return loop.status();
     slot->loop = std::move(*loop);
+    if (options_.heartbeat_idle_time > absl::ZeroDuration()) StartHeartbeat(*slot);
     loops_.push_back(std::move(slot));
   }
   absl::StatusOr<std::unique_ptr<Acceptor>> acceptor = Acceptor::Create(
@@ -74,6 +145,29 @@ absl::Status TcpServer::Listen(std::string_view address) {
   options_.logger.Info("listening on %s with %d loop(s)",
                        listen_address_.ToString(), options_.loops);
   return absl::OkStatus();
+}
+
+void TcpServer::StartHeartbeat(LoopThread& slot) {
+  const absl::Duration idle = options_.heartbeat_idle_time;
+  absl::Duration interval = options_.heartbeat_check_interval;
+  if (interval == absl::ZeroDuration()) interval = idle / 4;
+  if (interval < absl::Milliseconds(1)) interval = absl::Milliseconds(1);
+  EventLoop* loop = slot.loop.get();
+  slot.heartbeat = std::make_unique<IdleWheel>(idle, interval, options_.clock->Now());
+  IdleWheel* wheel = slot.heartbeat.get();
+  const std::string reason = absl::StrCat("no data received for ",
+                                          absl::FormatDuration(idle));
+  loop->Post([loop, wheel, interval, reason] {
+    loop->RunEvery(interval, [loop, wheel, reason] {
+      wheel->Advance(loop->iteration_time(), [&reason](IdleWheel::Entry* entry) {
+        auto* c = static_cast<Connection*>(entry);
+        // Waiting on the peer to read is not idleness on its part.
+        if (c->output_bytes() > 0 || c->read_paused()) return false;
+        c->ForceClose(absl::DeadlineExceededError(reason));
+        return true;
+      });
+    });
+  });
 }
 
 void TcpServer::StartLoopThread(LoopThread& slot) {
@@ -103,27 +197,42 @@ absl::Status TcpServer::Start(std::string_view address) {
 }
 
 void TcpServer::OnNewSocket(UniqueFd fd, const SocketAddress& peer) {
-  if (stopping_.load(std::memory_order_acquire)) return;  // fd closes here
+  if (stopping_.load(std::memory_order_acquire) ||
+      draining_.load(std::memory_order_acquire)) {
+    return;  // fd closes here
+  }
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  EventLoop* loop = loops_[next_loop_++ % loops_.size()]->loop.get();
-  if (loop->IsInLoopThread()) {
-    CreateConnection(loop, std::move(fd), id, peer);
+  LoopThread& slot = *loops_[next_loop_++ % loops_.size()];
+  if (slot.loop->IsInLoopThread()) {
+    CreateConnection(slot, std::move(fd), id, peer);
     return;
   }
-  loop->Post([this, loop, fd = std::move(fd), id, peer]() mutable {
-    CreateConnection(loop, std::move(fd), id, peer);
+  slot.loop->Post([this, &slot, fd = std::move(fd), id, peer]() mutable {
+    CreateConnection(slot, std::move(fd), id, peer);
   });
 }
 
-void TcpServer::CreateConnection(EventLoop* loop, UniqueFd fd, uint64_t id,
+void TcpServer::CreateConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
                                  const SocketAddress& peer) {
-  if (stopping_.load(std::memory_order_acquire)) return;
+  // Checked on the connection's own loop, after any shutdown task posted to
+  // it earlier: a connection either exists when that task runs or never.
+  if (stopping_.load(std::memory_order_acquire) ||
+      draining_.load(std::memory_order_acquire)) {
+    return;
+  }
   if (options_.tcp_nodelay) {
     absl::Status s = SetTcpNoDelay(fd.get(), true);
     if (!s.ok()) options_.logger.Debug("connection %d: %s", id, s.ToString());
   }
-  auto connection = std::make_shared<Connection>(loop, std::move(fd), id, peer,
-                                                 protocol_.get(), packer_.get());
+  if (options_.tcp_keepalive > absl::ZeroDuration()) {
+    absl::Status s = SetTcpKeepAlive(fd.get(), options_.tcp_keepalive,
+                                     options_.tcp_keepalive_interval,
+                                     options_.tcp_keepalive_probes);
+    if (!s.ok()) options_.logger.Warning("connection %d: %s", id, s.ToString());
+  }
+  EventLoop* loop = slot.loop.get();
+  auto connection = std::make_shared<Connection>(
+      loop, std::move(fd), id, peer, protocol_.get(), packer_.get(), &limits_);
   absl::Status s = connection->Start();
   if (!s.ok()) {
     options_.logger.Error("connection %d from %s: %s", id, peer.ToString(),
@@ -131,30 +240,30 @@ void TcpServer::CreateConnection(EventLoop* loop, UniqueFd fd, uint64_t id,
     return;
   }
   connections_.Add(connection);
+  if (slot.heartbeat != nullptr) slot.heartbeat->Add(connection.get(), loop->iteration_time());
   options_.logger.Debug("connection %d from %s opened", id, peer.ToString());
   if (on_open_) on_open_(*connection);
 }
 
 void TcpServer::OnConnectionClosed(Connection& connection,
                                    const absl::Status& reason) {
-  if (reason.ok()) {
-    options_.logger.Debug("connection %d (%s) closed", connection.id(),
-                          connection.peer_address().ToString());
-  } else {
+  if (IsProtocolError(reason)) {
     options_.logger.Warning("connection %d (%s) closed: %s", connection.id(),
                             connection.peer_address().ToString(),
                             reason.ToString());
+  } else {
+    options_.logger.Debug("connection %d (%s) closed: %s", connection.id(),
+                          connection.peer_address().ToString(),
+                          reason.ok() ? std::string("orderly close") : reason.ToString());
   }
   if (on_close_) on_close_(connection, reason);
   // Remove last: the manager may hold the final reference.
   ConnectionPtr keep = connections_.Remove(connection.id());
   // A descriptor was freed: accepting may resume after EMFILE.
   if (acceptor_ != nullptr && acceptor_->paused()) acceptor_->Resume();
-}
-
-void TcpServer::CloseLoopConnections(EventLoop* loop) {
-  for (const ConnectionPtr& c : connections_.Snapshot()) {
-    if (c->loop() == loop) c->ForceClose(absl::CancelledError("server stopping"));
+  // A graceful shutdown ends when the last connection has gone.
+  if (draining_.load(std::memory_order_acquire) && connections_.Count() == 0) {
+    RequestStop();
   }
 }
 
@@ -171,16 +280,52 @@ void TcpServer::Stop() {
   JoinThreads();
 }
 
-void TcpServer::RequestStop() {
-  if (!stopping_.exchange(true, std::memory_order_acq_rel)) {
+void TcpServer::Shutdown(absl::Duration timeout) {
+  if (!started_.load() || loops_.empty() || stopping_.load()) {
+    Stop();
+    return;
+  }
+  if (!draining_.exchange(true, std::memory_order_acq_rel)) {
+    options_.logger.Info("shutting down: closing %d connection(s) gracefully (up to %s)",
+                         connections_.Count(), absl::FormatDuration(timeout));
     for (size_t i = 0; i < loops_.size(); ++i) {
       EventLoop* loop = loops_[i]->loop.get();
-      loop->Post([this, loop, i] {
-        if (i == 0 && acceptor_ != nullptr) acceptor_->Close();
-        CloseLoopConnections(loop);
-        loop->Quit();
+      loop->Post([this, loop, i, timeout] {
+        if (i == 0) {
+          if (acceptor_ != nullptr) acceptor_->Close();
+          loop->RunAfter(timeout, [this] {
+            if (connections_.Count() > 0) {
+              options_.logger.Warning(
+                  "shutdown deadline passed: closing %d remaining connection(s)",
+                  connections_.Count());
+            }
+            RequestStop();
+          });
+        }
+        // Handlers running on this loop have returned by now; Close() lets
+        // queued output reach the peer first.
+        for (const ConnectionPtr& c : connections_.Snapshot()) {
+          if (c->loop() == loop) c->Close();
+        }
+        if (connections_.Count() == 0) RequestStop();
       });
     }
+  }
+  if (OnLoopThread()) return;
+  JoinThreads();
+}
+
+void TcpServer::RequestStop() {
+  if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    EventLoop* loop = loops_[i]->loop.get();
+    loop->Post([this, loop, i] {
+      if (i == 0 && acceptor_ != nullptr) acceptor_->Close();
+      for (const ConnectionPtr& c : connections_.Snapshot()) {
+        if (c->loop() == loop) c->ForceClose(absl::CancelledError("server stopping"));
+      }
+      loop->Quit();
+    });
   }
 }
 
