@@ -201,6 +201,14 @@ void Connection::AppendOutput(std::string_view bytes) {
 bool Connection::CheckOutputLimit() {
   const size_t limit = limits_->max_output_bytes;
   const size_t queued = output_.size();
+  // Already backed up (the kernel refused bytes): what is queued now is
+  // unsent output, so the high-water mark applies. Before the first refusal
+  // a batch of replies is just waiting for this read's flush.
+  if (writing_ && limits_->high_water_mark != 0 && !above_high_water_ &&
+      queued >= limits_->high_water_mark) {
+    above_high_water_ = true;
+    handler_->OnHighWaterMark(*this, queued);
+  }
   if (limit == 0 || queued <= limit) return true;
   if (limits_->output_limit_policy == OutputLimitPolicy::kClose || queued > 2 * limit) {
     CloseNow(absl::ResourceExhaustedError(absl::StrCat(

@@ -76,9 +76,13 @@ def connect(port):
 
 
 def start_server(binary, stderr_file):
-  proc = subprocess.Popen(
+  return subprocess.Popen(
       [binary, "--host=127.0.0.1", "--port=0", "--loops=2"],
       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file)
+
+
+def wait_listening(proc):
+  """Returns the port from the server's "listening on" line."""
   # Read the first stdout line with a deadline (select on the pipe).
   line = b""
   deadline = time.monotonic() + STARTUP_DEADLINE
@@ -102,13 +106,14 @@ def start_server(binary, stderr_file):
   host, _, port = address.rpartition(":")
   if host != "127.0.0.1" or not port.isdigit():
     raise TestFailure("unexpected listening address %r" % address)
-  return proc, int(port)
+  return int(port)
 
 
 def test_echo(sock):
   sock.sendall(frame(0, b"hello"))
-  # The exact frame, byte for byte: len 5, id 0, body.
-  expect_reply(sock, b"\x05\x00\x00\x00\x00\x00\x00\x00hello", "echo of b'hello'")
+  expected = struct.pack("<II", 5, 0) + b"hello"
+  assert expected == b"\x05\x00\x00\x00\x00\x00\x00\x00hello"
+  expect_reply(sock, expected, "echo of b'hello'")
 
 
 def test_empty_body(sock):
@@ -176,7 +181,8 @@ def main():
   step = "starting the server"
   try:
     with open(stderr_path, "wb") as stderr_file:
-      proc, port = start_server(binary, stderr_file)
+      proc = start_server(binary, stderr_file)
+    port = wait_listening(proc)
     print("tcp_server is on port %d" % port)
     step = "connecting"
     sock = connect(port)
@@ -203,9 +209,6 @@ def main():
       raise TestFailure("server stderr has ERROR lines")
   except (TestFailure, OSError) as e:
     print("FAIL (%s): %s" % (step, e), file=sys.stderr)
-    if proc is not None and proc.poll() is None:
-      proc.kill()
-      proc.wait()
     try:
       with open(stderr_path, "rb") as f:
         print("--- server stderr:\n%s" % f.read().decode(errors="replace"),
@@ -213,6 +216,10 @@ def main():
     except OSError:
       pass
     return 1
+  finally:
+    if proc is not None and proc.poll() is None:
+      proc.kill()
+      proc.wait()
   print("--- server stderr:\n%s" % stderr.decode(errors="replace"))
   print("PASS")
   return 0

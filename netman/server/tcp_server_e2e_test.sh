@@ -6,9 +6,12 @@
 set -euo pipefail
 
 dir="${TEST_SRCDIR:?run with bazel test}/netman/netman/server"
-python="$(command -v python3 || true)"
+# The system python3 (tools/setup.sh installs it); else whatever is on PATH.
+python=/usr/bin/python3
+[[ -x "${python}" ]] || python="$(command -v python3 || true)"
 if [[ -z "${python}" ]]; then
   echo "FAIL: python3 not found on PATH (${PATH})" >&2
   exit 1
 fi
+echo "using ${python} ($("${python}" --version 2>&1))"
 exec "${python}" "${dir}/tcp_server_e2e_test.py" "${dir}/tcp_server"

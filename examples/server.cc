@@ -1,0 +1,70 @@
+// Copyright netman authors.
+//
+// server: the Go netman README's server example in C++. Message id 0 is
+// printed and answered with id 1 "ping...ping...ping"; id 1 is answered with
+// id 2. The open/close hooks log each connection and keep a name for it in
+// the connection's user_data().
+//
+//   bazel run //examples:server -- --port=8999
+//
+// Prints "server listening on <address>" once listening (scripts read the
+// port from it with --port=0). SIGINT/SIGTERM stop it with exit status 0.
+#include <signal.h>
+
+#include <any>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "netman/server/tcp_server.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
+ABSL_FLAG(int, port, 8999, "TCP port to listen on (0 = any free port).");
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  // Block the stop signals before any thread starts; main sigwait()s below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  netman::TcpServer server;
+  server.OnOpen([](netman::Connection& connection) {
+    absl::PrintF("connection %d open, peer %s\n", connection.id(),
+                 connection.peer_address().ToString());
+    connection.user_data() = absl::StrCat("client-", connection.id());
+  });
+  server.OnClose([](netman::Connection& connection, const absl::Status& reason) {
+    const auto* name = std::any_cast<std::string>(&connection.user_data());
+    absl::PrintF("connection %d closed, name=%s (%s)\n", connection.id(),
+                 name != nullptr ? *name : "?", reason.ToString());
+  });
+  (void)server.AddRouter(0, [](netman::Request& request) {
+    absl::PrintF("recv from client: id=%d body=%s\n", request.id(), request.body());
+    (void)request.connection().Send(1, "ping...ping...ping");
+  });
+  (void)server.AddRouter(1, [](netman::Request& request) {
+    (void)request.connection().Send(2, "hello from router 1");
+  });
+
+  std::string host = absl::GetFlag(FLAGS_host);
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+  std::string address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
+  if (absl::Status s = server.StartInBackground(address); !s.ok()) {
+    absl::FPrintF(stderr, "server: %s\n", s.ToString());
+    return 1;
+  }
+  absl::PrintF("server listening on %s\n", server.listen_address().ToString());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  server.Stop();
+  return 0;
+}
