@@ -88,6 +88,7 @@ void Connection::HandleRead() {
   }
 
   if (n > 0) {
+    loop_->counters().bytes_read.Add(static_cast<uint64_t>(n));
     Touch(loop_->iteration_time());  // heartbeat: any inbound byte counts
     in_read_ = true;
     absl::StatusOr<size_t> consumed;
@@ -149,6 +150,7 @@ void Connection::Flush() {
     ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
     if (n > 0) {
       output_.Consume(static_cast<size_t>(n));
+      loop_->counters().bytes_written.Add(static_cast<uint64_t>(n));
     } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       CloseNow(ErrnoStatus(errno, "write"));
       return;
@@ -207,10 +209,12 @@ bool Connection::CheckOutputLimit() {
   if (writing_ && limits_->high_water_mark != 0 && !above_high_water_ &&
       queued >= limits_->high_water_mark) {
     above_high_water_ = true;
+    loop_->counters().high_water_events.Add();
     handler_->OnHighWaterMark(*this, queued);
   }
   if (limit == 0 || queued <= limit) return true;
   if (limits_->output_limit_policy == OutputLimitPolicy::kClose || queued > 2 * limit) {
+    loop_->counters().output_limit_closes.Add();
     CloseNow(absl::ResourceExhaustedError(absl::StrCat(
         "output queue of ", queued, " bytes exceeds the limit of ", limit,
         " (peer not reading)")));
@@ -218,6 +222,7 @@ bool Connection::CheckOutputLimit() {
   }
   if (!read_paused_) {
     read_paused_ = true;
+    loop_->counters().read_pauses.Add();
     UpdateInterest();
   }
   return true;
@@ -228,6 +233,7 @@ void Connection::AfterFlush(size_t remaining) {
     if (remaining >= limits_->high_water_mark) {
       if (!above_high_water_) {
         above_high_water_ = true;
+        loop_->counters().high_water_events.Add();
         handler_->OnHighWaterMark(*this, remaining);
       }
     } else {
@@ -249,6 +255,7 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
     return absl::FailedPreconditionError("connection is not open");
   }
   if (loop_->IsInLoopThread()) {
+    loop_->counters().messages_out.Add();
     packer_->Encode(message_id, body, output_);
     if (limits_ != nullptr && !CheckOutputLimit()) {
       return absl::ResourceExhaustedError("output limit exceeded; connection closed");
@@ -261,6 +268,7 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
   packer_->Encode(message_id, body, frame);
   loop_->Post([self = shared_from_this(), frame = std::move(frame)]() mutable {
     if (self->state() != State::kOpen) return;
+    self->loop_->counters().messages_out.Add();
     if (self->output_.empty()) {
       self->output_ = std::move(frame);
       if (self->limits_ != nullptr && !self->CheckOutputLimit()) return;

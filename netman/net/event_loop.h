@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "netman/base/clock.h"
 #include "netman/base/log.h"
+#include "netman/net/io_counters.h"
 #include "netman/net/io_handler.h"
 #include "netman/poller/poller.h"
 #include "netman/base/sync.h"
@@ -103,6 +104,9 @@ class EventLoop {
   char* read_buffer() { return read_buffer_.get(); }
 
   const Clock& clock() const { return *clock_; }
+  // This loop's counters (incremented on the loop thread, readable anywhere).
+  IoCounters& counters() { return counters_; }
+  const IoCounters& counters() const { return counters_; }
   // The clock reading taken when the current iteration's wait returned: a
   // cheap "now" for per-event bookkeeping (loop thread only).
   absl::Time iteration_time() const { return iteration_time_; }
@@ -139,6 +143,7 @@ class EventLoop {
   std::atomic<std::thread::id> loop_thread_{};
   std::atomic<bool> quit_{false};
 
+  IoCounters counters_;
   std::vector<PollEvent> events_;
   absl::Time iteration_time_;
   std::unique_ptr<char[]> read_buffer_;

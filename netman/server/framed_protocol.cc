@@ -22,10 +22,14 @@ absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
   // A handler may Close() the connection: stop at the next message then.
   while (connection.is_open()) {
     absl::StatusOr<DecodeResult> r = packer_->Decode(input.substr(consumed));
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      connection.loop()->counters().decode_errors.Add();
+      return r.status();
+    }
     if (!r->complete) {
       if (options_.max_body != 0 && r->declared_body_length.has_value() &&
           *r->declared_body_length > options_.max_body) {
+        connection.loop()->counters().decode_errors.Add();
         return absl::ResourceExhaustedError(
             absl::StrCat("message body of ", *r->declared_body_length,
                          " bytes exceeds the limit of ", options_.max_body));
@@ -36,11 +40,13 @@ absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
       return absl::InternalError("packer returned a message of zero bytes");
     }
     if (options_.max_body != 0 && r->message.body.size() > options_.max_body) {
+      connection.loop()->counters().decode_errors.Add();
       return absl::ResourceExhaustedError(
           absl::StrCat("message body of ", r->message.body.size(),
                        " bytes exceeds the limit of ", options_.max_body));
     }
     consumed += r->consumed;
+    connection.loop()->counters().messages_in.Add();
     absl::Status s = Dispatch(connection, r->message);
     if (!s.ok()) return s;
   }

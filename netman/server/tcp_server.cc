@@ -159,10 +159,11 @@ void TcpServer::StartHeartbeat(LoopThread& slot) {
                                           absl::FormatDuration(idle));
   loop->Post([loop, wheel, interval, reason] {
     loop->RunEvery(interval, [loop, wheel, reason] {
-      wheel->Advance(loop->iteration_time(), [&reason](IdleWheel::Entry* entry) {
+      wheel->Advance(loop->iteration_time(), [loop, &reason](IdleWheel::Entry* entry) {
         auto* c = static_cast<Connection*>(entry);
         // Waiting on the peer to read is not idleness on its part.
         if (c->output_bytes() > 0 || c->read_paused()) return false;
+        loop->counters().idle_closes.Add();
         c->ForceClose(absl::DeadlineExceededError(reason));
         return true;
       });
@@ -240,6 +241,7 @@ void TcpServer::CreateConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
     return;
   }
   connections_.Add(connection);
+  loop->counters().connections_opened.Add();
   if (slot.heartbeat != nullptr) slot.heartbeat->Add(connection.get(), loop->iteration_time());
   options_.logger.Debug("connection %d from %s opened", id, peer.ToString());
   if (on_open_) on_open_(*connection);
@@ -256,6 +258,7 @@ void TcpServer::OnConnectionClosed(Connection& connection,
                           connection.peer_address().ToString(),
                           reason.ok() ? std::string("orderly close") : reason.ToString());
   }
+  connection.loop()->counters().CountClose(reason);
   if (on_close_) on_close_(connection, reason);
   // Remove last: the manager may hold the final reference.
   ConnectionPtr keep = connections_.Remove(connection.id());
@@ -339,6 +342,51 @@ void TcpServer::JoinThreads() {
       slot->exited.WaitForNotification();
     }
   }
+}
+
+
+ServerStats TcpServer::stats() const {
+  ServerStats s;
+  for (const auto& slot : loops_) {
+    const IoCounters& c = slot->loop->counters();
+    s.connections_accepted += c.connections_opened.Get();
+    s.connections_closed += c.connections_closed.Get();
+    for (int code = 0; code < IoCounters::kStatusCodes; ++code) {
+      if (uint64_t n = c.closed_by_code[code].Get(); n > 0) {
+        s.closed_by_reason[absl::StatusCodeToString(static_cast<absl::StatusCode>(code))] += n;
+      }
+    }
+    s.messages_in += c.messages_in.Get();
+    s.messages_out += c.messages_out.Get();
+    s.bytes_in += c.bytes_read.Get();
+    s.bytes_out += c.bytes_written.Get();
+    s.decode_errors += c.decode_errors.Get();
+    s.high_water_events += c.high_water_events.Get();
+    s.read_pauses += c.read_pauses.Get();
+    s.output_limit_closes += c.output_limit_closes.Get();
+    s.idle_closes += c.idle_closes.Get();
+  }
+  s.connections_open = connections_.Count();
+  return s;
+}
+
+std::string ServerStats::ToJson() const {
+  std::string reasons;
+  for (const auto& [reason, n] : closed_by_reason) {
+    absl::StrAppend(&reasons, reasons.empty() ? "" : ",", "\"", reason, "\":", n);
+  }
+  return absl::StrCat(
+      "{\"connections_open\":", connections_open,
+      ",\"connections_accepted\":", connections_accepted,
+      ",\"connections_closed\":", connections_closed,
+      ",\"closed_by_reason\":{", reasons, "}",
+      ",\"messages_in\":", messages_in, ",\"messages_out\":", messages_out,
+      ",\"bytes_in\":", bytes_in, ",\"bytes_out\":", bytes_out,
+      ",\"decode_errors\":", decode_errors,
+      ",\"high_water_events\":", high_water_events,
+      ",\"read_pauses\":", read_pauses,
+      ",\"output_limit_closes\":", output_limit_closes,
+      ",\"idle_closes\":", idle_closes, "}");
 }
 
 }  // namespace netman

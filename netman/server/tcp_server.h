@@ -30,6 +30,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -108,6 +110,28 @@ struct ServerOptions {
   PollerFactory poller_factory;
 };
 
+// A snapshot of a server's counters, summed over its loops.
+struct ServerStats {
+  uint64_t connections_open = 0;
+  uint64_t connections_accepted = 0;
+  uint64_t connections_closed = 0;
+  // Closes by reason: "OK" (orderly), "DEADLINE_EXCEEDED" (heartbeat),
+  // "CANCELLED" (server stopping), "RESOURCE_EXHAUSTED" (limits), ...
+  std::map<std::string, uint64_t> closed_by_reason;
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t decode_errors = 0;  // malformed or oversize messages
+  uint64_t high_water_events = 0;
+  uint64_t read_pauses = 0;
+  uint64_t output_limit_closes = 0;
+  uint64_t idle_closes = 0;
+
+  // One line of JSON.
+  std::string ToJson() const;
+};
+
 class TcpServer {
  public:
   using OpenHook = std::function<void(Connection&)>;
@@ -164,6 +188,8 @@ class TcpServer {
   int loop_count() const { return static_cast<int>(loops_.size()); }
 
   ConnectionManager& connections() { return connections_; }
+  // Counters since start. Safe from any thread once started.
+  ServerStats stats() const;
   const Logger& logger() const { return options_.logger; }
 
  private:

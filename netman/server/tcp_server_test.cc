@@ -378,5 +378,48 @@ TEST_F(TcpServerTest, AddRouterAfterStartAndDuplicatesAreErrors) {
             absl::StatusCode::kAlreadyExists);
 }
 
+TEST_F(TcpServerTest, StatsCountMessagesBytesAndClosesByReason) {
+  ServerOptions options;
+  options.max_body = 100;
+  Mutex mu;
+  int closes ABSL_GUARDED_BY(mu) = 0;
+  StartServer(options, [&](TcpServer& s) {
+    // Runs after the close has been counted.
+    s.OnClose([&](Connection&, const absl::Status&) {
+      MutexLock lock(&mu);
+      ++closes;
+    });
+  });
+  auto a = Connect();
+  for (int i = 0; i < 10; ++i) ExpectEcho(*a, "0123456789");  // 18-byte frames
+  auto bad = Connect();
+  ExpectEcho(*bad, "x");
+  ASSERT_TRUE(bad->Send(0, std::string(101, 'x')).ok());  // oversize
+  ASSERT_TRUE(bad->WaitForClose(kTimeout).ok());
+  a->Close();
+  {
+    MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return closes == 2; }, kTimeout));
+  }
+  ServerStats s = server_->stats();
+  EXPECT_EQ(s.connections_accepted, 2u);
+  EXPECT_EQ(s.connections_closed, 2u);
+  EXPECT_EQ(s.closed_by_reason["OK"], 1u);
+  EXPECT_EQ(s.closed_by_reason["RESOURCE_EXHAUSTED"], 1u);
+  EXPECT_EQ(s.messages_in, 11u);
+  EXPECT_EQ(s.messages_out, 11u);
+  EXPECT_EQ(s.bytes_out, 10u * 18u + 9u);
+  EXPECT_GE(s.bytes_in, 10u * 18u + 9u + 8u);
+  EXPECT_EQ(s.decode_errors, 1u);
+  std::string json = s.ToJson();
+  EXPECT_NE(json.find("\"closed_by_reason\":{\"OK\":1,\"RESOURCE_EXHAUSTED\":1}"),
+            std::string::npos)
+      << json;
+  server_->Stop();
+  EXPECT_EQ(server_->stats().connections_open, 0u);
+  EXPECT_EQ(server_->stats().connections_accepted, 2u);
+}
+
 }  // namespace
 }  // namespace netman
