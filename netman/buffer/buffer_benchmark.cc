@@ -42,7 +42,12 @@ void BM_AppendRelease(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
-BENCHMARK(BM_AppendRelease)->Arg(64)->Arg(1152)->Arg(4096)->Arg(65664)->Arg(262144);
+BENCHMARK(BM_AppendRelease)
+    ->Arg(64)
+    ->Arg(1152)
+    ->Arg(4096)
+    ->Arg(65664)
+    ->Arg(262144);
 
 // Reserve with Writable(), fill, Commit(), as a reader or encoder does.
 void BM_WritableCommit(benchmark::State& state) {

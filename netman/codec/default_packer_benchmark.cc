@@ -43,7 +43,8 @@ void BM_Decode(benchmark::State& state) {
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(frame.size()));
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(frame.size()));
 }
 BENCHMARK(BM_Decode)->Arg(64)->Arg(4096);
 
@@ -62,7 +63,8 @@ void BM_DecodeBatchOf16(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations() * 16);
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(input.size()));
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(input.size()));
 }
 BENCHMARK(BM_DecodeBatchOf16)->Arg(64)->Arg(4096);
 
@@ -90,8 +92,9 @@ void BM_Encode(benchmark::State& state) {
     out.Clear();
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<int64_t>(body.size() + DefaultPacker::kHeaderSize));
+  state.SetBytesProcessed(
+      state.iterations() *
+      static_cast<int64_t>(body.size() + DefaultPacker::kHeaderSize));
 }
 BENCHMARK(BM_Encode)->Arg(64)->Arg(4096);
 

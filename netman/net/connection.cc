@@ -107,7 +107,13 @@ void Connection::HandleRead() {
     }
     in_read_ = false;
     if (!consumed.ok()) {
-      CloseNow(consumed.status());
+      // Replies to the valid messages before the bad one still go out.
+      if (state() == State::kOpen) {
+        CloseInLoop(consumed.status());
+      } else if (state() == State::kClosing) {
+        close_reason_ = consumed.status();
+      }
+      input_.Release();
       return;
     }
     if (state() != State::kOpen) {  // closed or closing: input is moot
@@ -176,7 +182,7 @@ void Connection::Flush() {
     }
   }
   if (state() == State::kClosing) {
-    CloseNow(absl::OkStatus());
+    CloseNow(std::move(close_reason_));
     return;
   }
   if (shutdown_after_flush_) {
@@ -304,14 +310,15 @@ void Connection::Close() {
   loop_->RunInLoop([self = shared_from_this()]() { self->CloseInLoop(); });
 }
 
-void Connection::CloseInLoop() {
+void Connection::CloseInLoop(absl::Status reason) {
   if (state() != State::kOpen) return;
   reading_ = false;
   if (!in_read_) input_.Release();  // else HandleRead drops it afterwards
   if (output_.empty()) {
-    CloseNow(absl::OkStatus());
+    CloseNow(std::move(reason));
     return;
   }
+  close_reason_ = std::move(reason);
   state_.store(State::kClosing, std::memory_order_release);
   if (!writing_) {
     Flush();  // arms write interest if needed

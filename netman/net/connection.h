@@ -11,7 +11,11 @@
 // connection only while a message is incomplete or the peer is not reading.
 //
 // States:  kOpen --Close()/peer EOF with output pending--> kClosing
-//          kOpen/kClosing --flushed / error / ForceClose()--> kClosed
+//          kOpen --protocol error (bad frame, throwing handler)--> kClosing
+//          kOpen/kClosing --flushed / I/O error / ForceClose()--> kClosed
+// A protocol error stops reading but still delivers the replies already
+// queued (for the valid messages before the bad one), then closes with the
+// error as the reason.
 // Closing is idempotent. The handler's OnClosed() runs exactly once, on the
 // loop thread, after the handler call in progress (if any) has returned.
 //
@@ -157,7 +161,8 @@ class Connection final : public IoHandler,
   void Flush();
   void QueueFlush();
   void AppendOutput(std::string_view bytes);
-  void CloseInLoop();
+  // Stops reading, flushes queued output, then closes with `reason`.
+  void CloseInLoop(absl::Status reason = absl::OkStatus());
   void ShutdownWriteInLoop();
   // Tears the socket down and schedules OnClosed().
   void CloseNow(absl::Status reason);
@@ -187,6 +192,7 @@ class Connection final : public IoHandler,
   Buffer input_;
   Buffer output_;
   std::any user_data_;
+  absl::Status close_reason_;  // reported once a graceful close completes
 };
 
 }  // namespace netman

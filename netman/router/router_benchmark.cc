@@ -42,7 +42,8 @@ Connection& IdleConnection() {
 void BM_FindDense(benchmark::State& state) {
   Router router;
   uint64_t sink = 0;
-  for (int i = 0; i < kRoutes; ++i) (void)router.AddRouter(static_cast<uint32_t>(i), CountingHandler(&sink));
+  for (int i = 0; i < kRoutes; ++i)
+    (void)router.AddRouter(static_cast<uint32_t>(i), CountingHandler(&sink));
   uint32_t id = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(router.Find(id));
@@ -73,7 +74,8 @@ BENCHMARK(BM_FindSparse);
 void BM_FindSparseMiss(benchmark::State& state) {
   Router router;
   uint64_t sink = 0;
-  for (int i = 0; i < kRoutes; ++i) (void)router.AddRouter(SparseId(i), CountingHandler(&sink));
+  for (int i = 0; i < kRoutes; ++i)
+    (void)router.AddRouter(SparseId(i), CountingHandler(&sink));
   for (auto _ : state) benchmark::DoNotOptimize(router.Find(5000));
   state.SetItemsProcessed(state.iterations());
 }
@@ -137,7 +139,8 @@ void BM_DispatchGroup3Middleware(benchmark::State& state) {
   };
   router.Use(pass);
   RouteGroup& group = router.Group({pass, pass});
-  for (int i = 0; i < kRoutes; ++i) (void)group.AddRouter(static_cast<uint32_t>(i), CountingHandler(&sink));
+  for (int i = 0; i < kRoutes; ++i)
+    (void)group.AddRouter(static_cast<uint32_t>(i), CountingHandler(&sink));
   const Message message{3, "payload"};
   Request request(IdleConnection(), message);
   for (auto _ : state) {

@@ -240,6 +240,21 @@ TEST_F(FramedProtocolTest, BodyStaysValidAfterCloseInsideHandler) {
   }
 }
 
+TEST_F(FramedProtocolTest, RepliesBeforeABadFrameInTheSameReadAreDelivered) {
+  Build({/*max_body=*/100, /*close_on_unknown_id=*/false});
+  // One read: two good messages, then a header declaring too much.
+  PeerWrite(Frame(0, "a") + Frame(0, "b") + Frame(0, std::string(101, 'x')).substr(0, 8));
+  ASSERT_EQ(closed_.size(), 1u);
+  EXPECT_EQ(closed_[0].code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(PeerReceived(), Frame(0, "a") + Frame(0, "b"));
+  // And likewise before a handler that throws.
+  Build({});
+  PeerWrite(Frame(0, "one") + Frame(2, "") + Frame(0, "never"));
+  ASSERT_EQ(closed_.size(), 1u);
+  EXPECT_EQ(closed_[0].code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(PeerReceived(), Frame(0, "one"));
+}
+
 TEST_F(FramedProtocolTest, ThrowingHandlerClosesOnlyThatConnection) {
   PeerWrite(Frame(2, ""));
   ASSERT_EQ(closed_.size(), 1u);

@@ -161,8 +161,9 @@ void TcpServer::StartHeartbeat(LoopThread& slot) {
     loop->RunEvery(interval, [loop, wheel, reason] {
       wheel->Advance(loop->iteration_time(), [loop, &reason](IdleWheel::Entry* entry) {
         auto* c = static_cast<Connection*>(entry);
-        // Waiting on the peer to read is not idleness on its part.
-        if (c->output_bytes() > 0 || c->read_paused()) return false;
+        // Waiting on the peer to read is not idleness on its part, unless
+        // the connection is closing: then nothing more is coming from it.
+        if (c->is_open() && (c->output_bytes() > 0 || c->read_paused())) return false;
         loop->counters().idle_closes.Add();
         c->ForceClose(absl::DeadlineExceededError(reason));
         return true;
