@@ -22,6 +22,7 @@ PACKAGES=(
   libgtest-dev             # GoogleTest
   libgmock-dev             # GoogleMock
   libbenchmark-dev         # Google Benchmark
+  libasio-dev              # standalone Asio: the tools/bench baseline only
   pkg-config
   clang                    # --config=asan / --config=tsan
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for clang 14

@@ -382,7 +382,7 @@ TEST_F(TcpServerTest, StatsCountMessagesBytesAndClosesByReason) {
   ServerOptions options;
   options.max_body = 100;
   Mutex mu;
-  int closes ABSL_GUARDED_BY(mu) = 0;
+  int closes = 0;  // guarded by mu
   StartServer(options, [&](TcpServer& s) {
     // Runs after the close has been counted.
     s.OnClose([&](Connection&, const absl::Status&) {

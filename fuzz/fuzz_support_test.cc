@@ -1,0 +1,138 @@
+// Copyright netman authors.
+//
+// Tests of the fuzzing support: input layout, chunking, and that the packer
+// invariant checks fail (abort) for packers that break them, so a fuzz
+// target built on them can fail.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fuzz/packer_invariants.h"
+#include "fuzz/split_input.h"
+#include "gtest/gtest.h"
+#include "netman/codec/default_packer.h"
+
+namespace netman::fuzz {
+namespace {
+
+SplitInput Parse(const std::string& bytes) {
+  return ParseSplitInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+TEST(SplitInputTest, ParsesLengthsFlagsAndStream) {
+  const std::string bytes = MakeSplitInput({1, 8, 256}, 5, "stream!");
+  SplitInput input = Parse(bytes);
+  EXPECT_EQ(input.chunk_lengths, (std::vector<size_t>{1, 8, 256}));
+  EXPECT_EQ(input.flags, 5);
+  EXPECT_EQ(input.stream, "stream!");
+}
+
+TEST(SplitInputTest, ShortInputsAreFine) {
+  EXPECT_TRUE(ParseSplitInput(nullptr, 0).stream.empty());
+  SplitInput input = Parse(std::string("\x1f\x01", 2));  // claims 31 lengths, has 1
+  EXPECT_EQ(input.chunk_lengths, (std::vector<size_t>{2}));
+  EXPECT_TRUE(input.stream.empty());
+}
+
+TEST(SplitInputTest, ChunksCycleThroughLengths) {
+  std::vector<std::string_view> chunks = Chunk("abcdefghij", {1, 3});
+  EXPECT_EQ(chunks, (std::vector<std::string_view>{"a", "bcd", "e", "fgh", "i", "j"}));
+  EXPECT_EQ(Chunk("abc", {}), (std::vector<std::string_view>{"abc"}));
+  EXPECT_TRUE(Chunk("", {}).empty());
+}
+
+TEST(PackerInvariantsTest, DefaultPackerPasses) {
+  DefaultPacker packer;
+  std::string stream = Encoded(packer, 1, "hi") + Encoded(packer, 0, "") + std::string("\x05\x00\x00", 3);
+  DecodedStream d = CheckPackerInvariants(packer, Parse(MakeSplitInput({3, 1}, 0, stream)),
+                                          {.canonical_encoding = true});
+  ASSERT_EQ(d.messages.size(), 2u);
+  EXPECT_EQ(d.messages[0], (OwnedMessage{1, "hi"}));
+  EXPECT_EQ(d.pending, 3u);
+  CheckRoundTrip(packer, MessagesFromBytes("some arbitrary bytes to make messages of"), {2});
+}
+
+TEST(PackerInvariantsTest, MessagesFromBytes) {
+  std::vector<OwnedMessage> m = MessagesFromBytes(std::string("\x01\x00\x00\x00\x02hiX", 8));
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0], (OwnedMessage{1, "hi"}));
+  EXPECT_EQ(m[1], (OwnedMessage{'X', ""}));
+}
+
+// A DefaultPacker with one deliberate defect.
+class BrokenPacker : public Packer {
+ public:
+  enum class Defect { kOverConsumes, kDeclaresWrongLength, kSplitDependent, kReadsPastEnd };
+  explicit BrokenPacker(Defect defect) : defect_(defect) {}
+
+  absl::StatusOr<DecodeResult> Decode(std::string_view input) const override {
+    switch (defect_) {
+      case Defect::kOverConsumes: {
+        auto r = inner_.Decode(input);
+        if (r.ok() && r->complete) r->consumed += 1;
+        return r;
+      }
+      case Defect::kDeclaresWrongLength: {
+        auto r = inner_.Decode(input);
+        if (r.ok() && r->declared_body_length) *r->declared_body_length += 1;
+        return r;
+      }
+      case Defect::kSplitDependent:
+        // Refuses frames that arrive with fewer than 4 extra bytes behind
+        // them: the result depends on where the stream was cut.
+        if (input.size() < 12) return absl::InvalidArgumentError("short read");
+        return inner_.Decode(input);
+      case Defect::kReadsPastEnd: {
+        volatile char past = input.data()[input.size()];
+        (void)past;
+        return inner_.Decode(input);
+      }
+    }
+    return inner_.Decode(input);
+  }
+  void Encode(uint32_t id, std::string_view body, Buffer& out) const override {
+    inner_.Encode(id, body, out);
+  }
+
+ private:
+  Defect defect_;
+  DefaultPacker inner_;
+};
+
+void CheckBroken(BrokenPacker::Defect defect, const std::string& stream,
+                 std::vector<size_t> lengths) {
+  BrokenPacker packer(defect);
+  CheckPackerInvariants(packer, Parse(MakeSplitInput(lengths, 0, stream)), {});
+}
+
+TEST(PackerInvariantsDeathTest, CatchesBrokenPackers) {
+  DefaultPacker good;
+  const std::string two = Encoded(good, 1, "hello") + Encoded(good, 2, "world");
+  EXPECT_DEATH(CheckBroken(BrokenPacker::Defect::kOverConsumes, Encoded(good, 1, "x"), {}),
+               "complete frame consumed");
+  EXPECT_DEATH(CheckBroken(BrokenPacker::Defect::kDeclaresWrongLength, two, {10}),
+               "declared");
+  EXPECT_DEATH(CheckBroken(BrokenPacker::Defect::kSplitDependent, two + "tail", {5}),
+               "fuzzer's chunks");
+}
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NETMAN_FUZZ_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define NETMAN_FUZZ_TEST_ASAN 1
+#endif
+
+#ifdef NETMAN_FUZZ_TEST_ASAN
+// Every Decode() gets an exact-size heap copy, so ASan sees an over-read.
+TEST(PackerInvariantsDeathTest, CatchesReadsPastTheEndUnderAsan) {
+  DefaultPacker good;
+  EXPECT_DEATH(CheckBroken(BrokenPacker::Defect::kReadsPastEnd, Encoded(good, 1, "x"), {}),
+               "heap-buffer-overflow");
+}
+#endif
+
+}  // namespace
+}  // namespace netman::fuzz

@@ -1,0 +1,46 @@
+// Copyright netman authors.
+#include "fuzz/split_input.h"
+
+#include <algorithm>
+
+namespace netman::fuzz {
+
+SplitInput ParseSplitInput(const uint8_t* data, size_t size) {
+  SplitInput input;
+  if (size == 0) return input;
+  const size_t k = std::min<size_t>(data[0] & 0x1f, size - 1);
+  input.flags = static_cast<uint8_t>(data[0] >> 5);
+  for (size_t i = 0; i < k; ++i) input.chunk_lengths.push_back(size_t{data[1 + i]} + 1);
+  input.stream = std::string_view(reinterpret_cast<const char*>(data) + 1 + k, size - 1 - k);
+  return input;
+}
+
+std::vector<std::string_view> Chunk(std::string_view stream,
+                                    const std::vector<size_t>& lengths) {
+  std::vector<std::string_view> chunks;
+  if (lengths.empty()) {
+    if (!stream.empty()) chunks.push_back(stream);
+    return chunks;
+  }
+  for (size_t i = 0; !stream.empty(); ++i) {
+    const size_t n = std::min(lengths[i % lengths.size()], stream.size());
+    chunks.push_back(stream.substr(0, n));
+    stream.remove_prefix(n);
+  }
+  return chunks;
+}
+
+std::string MakeSplitInput(const std::vector<size_t>& chunk_lengths, uint8_t flags,
+                           std::string_view stream) {
+  std::string out;
+  const size_t k = std::min<size_t>(chunk_lengths.size(), 31);
+  out.push_back(static_cast<char>((flags << 5) | k));
+  for (size_t i = 0; i < k; ++i) {
+    const size_t len = std::clamp<size_t>(chunk_lengths[i], 1, 256);
+    out.push_back(static_cast<char>(len - 1));
+  }
+  out.append(stream);
+  return out;
+}
+
+}  // namespace netman::fuzz

@@ -1,0 +1,890 @@
+// Copyright netman authors.
+//
+// loadgen: a load generator for netman servers and the benchmark baselines.
+//
+//   loadgen --port=8999 --connections=100 --pipeline=16 --size=64
+//           --duration=5 --warmup=1 --threads=1 [--verify_content]
+//   loadgen --port=8999 --idle --connections=10000 --idle_send_one
+//   --duration=30
+//
+// Load mode: the connections are opened first (at --connect_rate); once all
+// are settled (or --connect_timeout passed), every connection keeps
+// --pipeline requests in flight (closed loop): as replies arrive it sends as
+// many new requests, all of them in one write. Replies are checked as they are
+// parsed (id and length; every byte with --verify_content) and each one's
+// latency (reply read - request write) goes to a histogram. After --warmup
+// seconds the measurement window of
+// --duration seconds starts; the result is one JSON line on stdout (and in
+// --json_out). A progress line goes to stderr every second.
+//
+// Idle mode (--idle): opens the connections (at --connect_rate), optionally
+// exchanges one message on each (--idle_send_one), prints
+//   loadgen ready: open=<n> failed=<m>
+// on stdout once every connection is settled, holds them for --duration
+// seconds and reports how many stayed open. For more connections than one
+// process may open (the open-file limit), run several loadgen processes.
+//
+// Errors (connection failures, verification failures, unexpected closes)
+// are counted and reported, never fatal. Exit status: 0 when the run had no
+// errors, 1 when it counted some (the JSON line is printed either way), 2 for
+// bad flags or set-up failures.
+//
+// Never the bottleneck: N worker threads, each with its own epoll loop over
+// its share of the connections, registered once, edge-triggered (no
+// epoll_ctl after connect, no re-polling of idle sockets); reads of up to
+// 256 KiB; replies parsed in place without copying; all new requests of a
+// connection sent with one write(2), from a pre-encoded buffer unless
+// --verify_content; no allocation on the steady-state path. Its user-space
+// work is a few percent of its CPU: nearly all of it is the kernel's TCP
+// work for the bytes it sends and receives. See docs/BENCHMARKS.md for how
+// this was checked.
+//
+// Threading: the main thread parses flags, paces the phases and prints
+// progress; workers own their connections outright. They share only the
+// phase (an atomic) and their counters (single-writer atomics read by the
+// main thread). Histograms are merged after the workers have exited.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/loadgen/histogram.h"
+#include "tools/loadgen/protocol.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "Server host (IPv4, IPv6 or name).");
+ABSL_FLAG(int, port, 8999, "Server port.");
+ABSL_FLAG(int, connections, 100, "Connections to open (over all threads).");
+ABSL_FLAG(double, connect_rate, 0,
+          "New connections per second over all threads; 0 = as fast as "
+          "possible (at most 1024 connects in progress per thread).");
+ABSL_FLAG(int, pipeline, 1, "Requests in flight per connection.");
+ABSL_FLAG(int, size, 64, "Message body bytes (netman) or chunk bytes (raw).");
+ABSL_FLAG(
+    double, duration, 10,
+    "Seconds to measure; in --idle mode, seconds to hold the connections.");
+ABSL_FLAG(double, warmup, 1, "Seconds of load before the measurement starts.");
+ABSL_FLAG(int, threads, 1, "Worker threads, each with its own epoll loop.");
+ABSL_FLAG(std::string, mode, "netman",
+          "netman (default framing), raw (byte echo), ws (not yet supported).");
+ABSL_FLAG(uint32_t, id, 0,
+          "Message id of requests (netman mode); replies must carry it.");
+ABSL_FLAG(bool, verify_content, false,
+          "Check every reply byte, not only id and length.");
+ABSL_FLAG(bool, idle, false, "Idle mode: open the connections and hold them.");
+ABSL_FLAG(bool, idle_send_one, false,
+          "Idle mode: exchange one message per connection.");
+ABSL_FLAG(double, connect_timeout, 15,
+          "Seconds to wait for every connection to settle before going on "
+          "regardless (the stragglers count as connect errors).");
+ABSL_FLAG(std::string, json_out, "",
+          "Also write the JSON result line to this file.");
+ABSL_FLAG(std::string, label, "", "Free text copied into the JSON result.");
+ABSL_FLAG(bool, progress, true,
+          "Print a progress line to stderr every second.");
+ABSL_FLAG(
+    std::string, tcp_congestion, "",
+    "TCP congestion control for loadgen's own sockets (TCP_CONGESTION, e.g. "
+    "reno); empty keeps the system default. Affects only the request "
+    "direction.");
+
+namespace netman::loadgen {
+namespace {
+
+constexpr size_t kReadBufferSize = 256 * 1024;
+constexpr int kMaxEvents = 1024;
+constexpr int kMaxPendingConnectsPerThread = 1024;
+
+enum Phase : int {
+  kConnecting = 0,
+  kWarmup = 1,
+  kMeasuring = 2,
+  kStopping = 3
+};
+
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+double CpuSeconds(clockid_t clock) {
+  struct timespec ts;
+  if (clock_gettime(clock, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// A counter with one writer (its worker) and any number of readers.
+class Counter {
+ public:
+  void Add(uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct Counters {
+  Counter messages;           // replies received and verified
+  Counter bytes_in;           // reply bytes read
+  Counter connected;          // connections established
+  Counter connect_errors;     // socket()/connect() failures
+  Counter settled;            // connections established or failed
+  Counter replied_once;       // idle mode: connections that got their reply
+  Counter verify_errors;      // replies that did not match their request
+  Counter unexpected_closes;  // EOF, reset or write error on an open connection
+  Counter closed;             // connections closed by any of the above
+};
+
+struct Config {
+  struct sockaddr_storage address;
+  socklen_t address_len = 0;
+  int connections = 0;
+  double connect_rate = 0;
+  int pipeline = 1;
+  bool idle = false;
+  bool idle_send_one = false;
+  bool verify_content = false;
+  std::string tcp_congestion;
+};
+
+struct Shared {
+  std::atomic<int> phase{kConnecting};
+};
+
+// One connection. Owned by one worker.
+struct Conn {
+  enum class State : uint8_t { kUnused, kConnecting, kOpen, kClosed };
+  int fd = -1;
+  State state = State::kUnused;
+  uint32_t inflight = 0;  // requests sent, replies not yet received
+  uint32_t oldest = 0;    // ring index of the oldest in-flight send time
+  uint64_t next_send_seq = 0;
+  uint64_t* sent_at = nullptr;  // ring of `pipeline` send times (ns)
+  ReplyCursor cursor;
+  std::string pending_out;  // what a short write left behind
+};
+
+class Worker {
+ public:
+  Worker(const Config& config, const Protocol& protocol, Shared& shared,
+         int connections, double connect_rate)
+      : config_(config),
+        protocol_(protocol),
+        shared_(shared),
+        conns_(static_cast<size_t>(connections)),
+        send_times_(static_cast<size_t>(connections) *
+                    static_cast<size_t>(config.pipeline)),
+        connect_rate_(connect_rate),
+        read_buffer_(new char[kReadBufferSize]) {
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      conns_[i].sent_at =
+          send_times_.data() + i * static_cast<size_t>(config.pipeline);
+    }
+    // Requests sent without --verify_content are all alike: encode one
+    // pipeline's worth once and send from it.
+    const size_t batch =
+        static_cast<size_t>(config.pipeline) * protocol.request_size();
+    send_buffer_.resize(std::max<size_t>(batch, 1));
+    protocol_.EncodeRequests(0, static_cast<size_t>(config.pipeline),
+                             send_buffer_.data());
+  }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  clockid_t cpu_clock() {
+    clockid_t id;
+    if (pthread_getcpuclockid(thread_.native_handle(), &id) != 0)
+      return CLOCK_THREAD_CPUTIME_ID;
+    return id;
+  }
+
+  const Counters& counters() const { return counters_; }
+  // Only after Join().
+  const LatencyHistogram& histogram() const { return histogram_; }
+  const std::string& first_error() const { return first_error_; }
+  int open_connections() const {
+    return static_cast<int>(counters_.connected.Get() - counters_.closed.Get());
+  }
+  int still_connecting() const {
+    return static_cast<int>(conns_.size() - counters_.settled.Get());
+  }
+
+ private:
+  void Run() {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+      NoteError(absl::StrCat("epoll_create1: ", std::strerror(errno)));
+      counters_.connect_errors.Add(conns_.size());
+      counters_.settled.Add(conns_.size());
+      return;
+    }
+    struct epoll_event events[kMaxEvents];
+    const uint64_t start = MonoNs();
+    while (true) {
+      const int phase = shared_.phase.load(std::memory_order_acquire);
+      if (phase == kStopping) break;
+      recording_ = config_.idle || phase == kMeasuring;
+      if (!load_started_ && !config_.idle && phase != kConnecting) StartLoad();
+      const bool connecting = next_connect_ < conns_.size();
+      if (connecting) ConnectSome(start);
+      const int timeout_ms = next_connect_ < conns_.size() ? 1 : 50;
+      const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+      for (int i = 0; i < n; ++i) {
+        Conn& c = *static_cast<Conn*>(events[i].data.ptr);
+        const uint32_t ev = events[i].events;
+        if (c.state == Conn::State::kConnecting) {
+          if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
+          OnConnectDone(c);
+        }
+        if (c.state != Conn::State::kOpen) continue;
+        if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) OnReadable(c);
+        if ((ev & EPOLLOUT) && c.state == Conn::State::kOpen &&
+            !c.pending_out.empty()) {
+          OnWritable(c);
+        }
+      }
+    }
+    for (Conn& c : conns_) {
+      if (c.fd >= 0) ::close(c.fd);
+      c.fd = -1;
+    }
+    ::close(epoll_fd_);
+  }
+
+  void NoteError(std::string error) {
+    if (first_error_.empty()) first_error_ = std::move(error);
+  }
+
+  // Starts the connects that are due under --connect_rate.
+  void ConnectSome(uint64_t start) {
+    size_t due = conns_.size();
+    if (connect_rate_ > 0) {
+      const double elapsed = static_cast<double>(MonoNs() - start) * 1e-9;
+      due = std::min(conns_.size(),
+                     static_cast<size_t>(connect_rate_ * elapsed) + 1);
+    }
+    while (next_connect_ < due &&
+           pending_connects_ < kMaxPendingConnectsPerThread) {
+      StartConnect(conns_[next_connect_++]);
+    }
+  }
+
+  void StartConnect(Conn& c) {
+    const int fd = ::socket(config_.address.ss_family,
+                            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ConnectFailed(c, absl::StrCat("socket: ", std::strerror(errno)));
+      return;
+    }
+    c.fd = fd;
+    const int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!config_.tcp_congestion.empty() &&
+        setsockopt(
+            fd, IPPROTO_TCP, TCP_CONGESTION, config_.tcp_congestion.data(),
+            static_cast<socklen_t>(config_.tcp_congestion.size())) != 0) {
+      ConnectFailed(
+          c, absl::StrCat("setsockopt(TCP_CONGESTION=", config_.tcp_congestion,
+                          "): ", std::strerror(errno)));
+      return;
+    }
+    const int r = ::connect(
+        fd, reinterpret_cast<const struct sockaddr*>(&config_.address),
+        config_.address_len);
+    if (r != 0 && errno != EINPROGRESS) {
+      ConnectFailed(c, absl::StrCat("connect: ", std::strerror(errno)));
+      return;
+    }
+    c.state = Conn::State::kConnecting;
+    // Edge-triggered, registered once for everything: the connect's
+    // completion, replies, and room for a short write's remainder. No
+    // epoll_ctl after this, and no re-polling of idle sockets by epoll_wait.
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.ptr = &c;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      ConnectFailed(c, absl::StrCat("epoll_ctl(ADD): ", std::strerror(errno)));
+      return;
+    }
+    ++pending_connects_;
+  }
+
+  void ConnectFailed(Conn& c, std::string why) {
+    if (c.fd >= 0) ::close(c.fd);
+    c.fd = -1;
+    if (c.state == Conn::State::kConnecting) --pending_connects_;
+    c.state = Conn::State::kClosed;
+    counters_.connect_errors.Add(1);
+    counters_.settled.Add(1);
+    NoteError(std::move(why));
+  }
+
+  void OnConnectDone(Conn& c) {
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+      error = errno;
+    if (error != 0) {
+      ConnectFailed(c, absl::StrCat("connect: ", std::strerror(error)));
+      return;
+    }
+    --pending_connects_;
+    c.state = Conn::State::kOpen;
+    counters_.connected.Add(1);
+    if (config_.idle) {
+      if (config_.idle_send_one) {
+        Send(c, 1);
+      } else {
+        counters_.settled.Add(1);
+      }
+    } else {
+      counters_.settled.Add(1);
+      // Load starts once every connection is settled (see Run()), so the
+      // measurement is not mixed with connection set-up; stragglers start
+      // when they connect.
+      if (load_started_) Send(c, static_cast<uint32_t>(config_.pipeline));
+    }
+  }
+
+  // The first requests of every connection opened while connecting.
+  void StartLoad() {
+    load_started_ = true;
+    for (Conn& c : conns_) {
+      if (c.state == Conn::State::kOpen && c.next_send_seq == 0) {
+        Send(c, static_cast<uint32_t>(config_.pipeline));
+      }
+    }
+  }
+
+  // Closes an open connection the peer or the network gave up on.
+  void Fail(Conn& c, Counter& counter, std::string why) {
+    if (c.state != Conn::State::kOpen) return;
+    const bool phase_stopping =
+        shared_.phase.load(std::memory_order_acquire) == kStopping;
+    if (!phase_stopping) {
+      counter.Add(1);
+      NoteError(std::move(why));
+    }
+    if (config_.idle && config_.idle_send_one && c.inflight > 0) {
+      counters_.settled.Add(1);  // it will never reply
+    }
+    ::close(c.fd);
+    c.fd = -1;
+    c.state = Conn::State::kClosed;
+    c.pending_out.clear();
+    c.pending_out.shrink_to_fit();
+    counters_.closed.Add(1);
+  }
+
+  // Edge-triggered: reads until a read comes back short (then the socket was
+  // drained, and later bytes raise a new edge).
+  void OnReadable(Conn& c) {
+    while (c.state == Conn::State::kOpen) {
+      const ssize_t n = ::read(c.fd, read_buffer_.get(), kReadBufferSize);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && errno == EINTR) continue;
+        Fail(c, counters_.unexpected_closes,
+             n == 0 ? std::string("server closed a connection")
+                    : absl::StrCat("read: ", std::strerror(errno)));
+        return;
+      }
+      OnReplies(c, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < kReadBufferSize) return;
+    }
+  }
+
+  void OnReplies(Conn& c, size_t n) {
+    const uint64_t now = MonoNs();
+    counters_.bytes_in.Add(n);
+    absl::StatusOr<uint64_t> done =
+        protocol_.Consume(c.cursor, read_buffer_.get(), n);
+    if (!done.ok()) {
+      Fail(c, counters_.verify_errors, std::string(done.status().message()));
+      return;
+    }
+    if (*done == 0) return;
+    if (*done > c.inflight) {
+      Fail(c, counters_.verify_errors,
+           absl::StrCat("received ", *done, " replies with only ", c.inflight,
+                        " requests in flight"));
+      return;
+    }
+    const uint32_t k = static_cast<uint32_t>(*done);
+    const uint32_t pipeline = static_cast<uint32_t>(config_.pipeline);
+    for (uint32_t i = 0; i < k; ++i) {
+      if (recording_) histogram_.Record(now - c.sent_at[c.oldest]);
+      if (++c.oldest == pipeline) c.oldest = 0;
+    }
+    c.inflight -= k;
+    counters_.messages.Add(k);
+    if (config_.idle) {
+      counters_.replied_once.Add(1);
+      counters_.settled.Add(1);
+      return;
+    }
+    Send(c, k);
+  }
+
+  // Sends `k` requests with one write.
+  void Send(Conn& c, uint32_t k) {
+    const uint64_t now = MonoNs();
+    const uint32_t pipeline = static_cast<uint32_t>(config_.pipeline);
+    uint32_t slot = c.oldest + c.inflight;
+    for (uint32_t i = 0; i < k; ++i) {
+      if (slot >= pipeline) slot -= pipeline;
+      c.sent_at[slot++] = now;
+    }
+    c.inflight += k;
+    const size_t len = static_cast<size_t>(k) * protocol_.request_size();
+    if (config_.verify_content)
+      protocol_.EncodeRequests(c.next_send_seq, k, send_buffer_.data());
+    c.next_send_seq += k;
+    const char* data = send_buffer_.data();
+    if (!c.pending_out.empty()) {
+      c.pending_out.append(data, len);
+      return;
+    }
+    ssize_t w = ::send(c.fd, data, len, MSG_NOSIGNAL);
+    if (w == static_cast<ssize_t>(len)) return;
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        Fail(c, counters_.unexpected_closes,
+             absl::StrCat("write: ", std::strerror(errno)));
+        return;
+      }
+      w = 0;
+    }
+    // The rest goes when the socket has room again (an EPOLLOUT edge).
+    c.pending_out.assign(data + w, len - static_cast<size_t>(w));
+  }
+
+  void OnWritable(Conn& c) {
+    const ssize_t w =
+        ::send(c.fd, c.pending_out.data(), c.pending_out.size(), MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      Fail(c, counters_.unexpected_closes,
+           absl::StrCat("write: ", std::strerror(errno)));
+      return;
+    }
+    c.pending_out.erase(0, static_cast<size_t>(w));
+    if (c.pending_out.empty()) c.pending_out.shrink_to_fit();
+  }
+
+  const Config& config_;
+  const Protocol& protocol_;
+  Shared& shared_;
+  std::vector<Conn> conns_;
+  std::vector<uint64_t> send_times_;
+  const double connect_rate_;
+  std::unique_ptr<char[]> read_buffer_;
+  std::vector<char> send_buffer_;
+  int epoll_fd_ = -1;
+  size_t next_connect_ = 0;
+  int pending_connects_ = 0;
+  bool recording_ = false;
+  bool load_started_ = false;
+  Counters counters_;
+  LatencyHistogram histogram_;
+  std::string first_error_;
+  std::thread thread_;
+};
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+absl::Status Resolve(const std::string& host, int port, Config& config) {
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']')
+    h = h.substr(1, h.size() - 2);
+  struct addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* result = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = getaddrinfo(h.c_str(), service.c_str(), &hints, &result);
+  if (rc != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve --host=", host, ": ", gai_strerror(rc)));
+  }
+  std::memcpy(&config.address, result->ai_addr, result->ai_addrlen);
+  config.address_len = result->ai_addrlen;
+  freeaddrinfo(result);
+  return absl::OkStatus();
+}
+
+// Raises the soft open-file limit to the hard one; returns the limit.
+rlim_t RaiseFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    (void)getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+struct Totals {
+  uint64_t messages = 0;
+  uint64_t bytes_in = 0;
+  uint64_t connected = 0;
+  uint64_t connect_errors = 0;
+  uint64_t settled = 0;
+  uint64_t replied_once = 0;
+  uint64_t verify_errors = 0;
+  uint64_t unexpected_closes = 0;
+  uint64_t closed = 0;
+};
+
+Totals Sum(const std::vector<std::unique_ptr<Worker>>& workers) {
+  Totals t;
+  for (const auto& w : workers) {
+    const Counters& c = w->counters();
+    t.messages += c.messages.Get();
+    t.bytes_in += c.bytes_in.Get();
+    t.connected += c.connected.Get();
+    t.connect_errors += c.connect_errors.Get();
+    t.settled += c.settled.Get();
+    t.replied_once += c.replied_once.Get();
+    t.verify_errors += c.verify_errors.Get();
+    t.unexpected_closes += c.unexpected_closes.Get();
+    t.closed += c.closed.Get();
+  }
+  return t;
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(ch));
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out;
+}
+
+const char* PhaseName(int phase) {
+  switch (phase) {
+    case kConnecting:
+      return "connect";
+    case kWarmup:
+      return "warmup";
+    case kMeasuring:
+      return "measure";
+    default:
+      return "stop";
+  }
+}
+
+int Main() {
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  Config config;
+  config.connections = absl::GetFlag(FLAGS_connections);
+  config.connect_rate = absl::GetFlag(FLAGS_connect_rate);
+  config.pipeline = absl::GetFlag(FLAGS_pipeline);
+  config.idle = absl::GetFlag(FLAGS_idle);
+  config.idle_send_one = absl::GetFlag(FLAGS_idle_send_one);
+  config.verify_content = absl::GetFlag(FLAGS_verify_content);
+  config.tcp_congestion = absl::GetFlag(FLAGS_tcp_congestion);
+  const int size = absl::GetFlag(FLAGS_size);
+  const double duration = absl::GetFlag(FLAGS_duration);
+  const double warmup = config.idle ? 0.0 : absl::GetFlag(FLAGS_warmup);
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (config.connections < 1 || config.pipeline < 1 || size < 0 ||
+      threads < 1 || duration < 0 || warmup < 0 || config.connect_rate < 0) {
+    std::fprintf(
+        stderr,
+        "loadgen: --connections, --pipeline and --threads must be >= 1; "
+        "--size, --duration, --warmup and --connect_rate >= 0\n");
+    return 2;
+  }
+  if (config.idle) config.pipeline = 1;
+  threads = std::min(threads, config.connections);
+
+  ProtocolOptions protocol_options;
+  protocol_options.size = static_cast<size_t>(size);
+  protocol_options.id = absl::GetFlag(FLAGS_id);
+  protocol_options.verify_content = config.verify_content;
+  absl::StatusOr<std::unique_ptr<Protocol>> protocol =
+      CreateProtocol(mode, protocol_options);
+  if (!protocol.ok()) {
+    std::fprintf(stderr, "loadgen: %s\n",
+                 std::string(protocol.status().message()).c_str());
+    return 2;
+  }
+  absl::Status s =
+      Resolve(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), config);
+  if (!s.ok()) {
+    std::fprintf(stderr, "loadgen: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  const rlim_t limit = RaiseFileLimit();
+  if (static_cast<rlim_t>(config.connections) + 32 > limit) {
+    std::fprintf(
+        stderr,
+        "loadgen: --connections=%d needs more descriptors than this process "
+        "may open (RLIMIT_NOFILE %llu); run several loadgen processes\n",
+        config.connections, static_cast<unsigned long long>(limit));
+    return 2;
+  }
+
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+
+  Shared shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int t = 0; t < threads; ++t) {
+    const int share = config.connections / threads +
+                      (t < config.connections % threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(
+        config, **protocol, shared, share, config.connect_rate / threads));
+  }
+  const uint64_t start = MonoNs();
+  for (auto& w : workers) w->Start();
+  std::vector<clockid_t> thread_clocks;
+  for (auto& w : workers) thread_clocks.push_back(w->cpu_clock());
+
+  const bool progress = absl::GetFlag(FLAGS_progress);
+  const double connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  const auto seconds_since = [](uint64_t t) {
+    return static_cast<double>(MonoNs() - t) * 1e-9;
+  };
+
+  int phase = kConnecting;
+  double connect_seconds = 0;
+  uint64_t phase_start = start;
+  uint64_t window_start = 0, window_end = 0;
+  Totals at_window_start, at_window_end;
+  double cpu_process_start = 0, cpu_process_end = 0;
+  std::vector<double> cpu_thread_start(workers.size()),
+      cpu_thread_end(workers.size());
+  uint64_t last_progress = start;
+  uint64_t last_messages = 0;
+  int open_at_ready = 0;
+
+  const auto begin_window = [&] {
+    window_start = MonoNs();
+    at_window_start = Sum(workers);
+    cpu_process_start = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
+    for (size_t i = 0; i < workers.size(); ++i)
+      cpu_thread_start[i] = CpuSeconds(thread_clocks[i]);
+  };
+  const auto end_window = [&] {
+    window_end = MonoNs();
+    at_window_end = Sum(workers);
+    cpu_process_end = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
+    for (size_t i = 0; i < workers.size(); ++i)
+      cpu_thread_end[i] = CpuSeconds(thread_clocks[i]);
+  };
+
+  while (phase != kStopping) {
+    usleep(20000);
+    const Totals now = Sum(workers);
+    const bool interrupted = g_interrupted.load();
+    if (phase == kConnecting) {
+      const bool settled =
+          now.settled >= static_cast<uint64_t>(config.connections);
+      if (settled || seconds_since(start) >= connect_timeout || interrupted) {
+        connect_seconds = seconds_since(start);
+        if (config.idle) {
+          open_at_ready = static_cast<int>(now.connected - now.closed);
+          std::printf("loadgen ready: open=%d failed=%llu\n", open_at_ready,
+                      static_cast<unsigned long long>(config.connections -
+                                                      open_at_ready));
+          std::fflush(stdout);
+          phase = kMeasuring;
+          begin_window();
+        } else {
+          phase = kWarmup;
+        }
+        phase_start = MonoNs();
+        shared.phase.store(phase, std::memory_order_release);
+      }
+    } else if (phase == kWarmup) {
+      if (seconds_since(phase_start) >= warmup || interrupted) {
+        phase = kMeasuring;
+        begin_window();
+        phase_start = window_start;
+        shared.phase.store(phase, std::memory_order_release);
+      }
+    } else if (phase == kMeasuring) {
+      if (seconds_since(phase_start) >= duration || interrupted) {
+        end_window();
+        phase = kStopping;
+        shared.phase.store(phase, std::memory_order_release);
+      }
+    }
+    if (progress &&
+        (MonoNs() - last_progress >= 1000000000u || phase == kStopping)) {
+      const double dt = seconds_since(last_progress);
+      last_progress = MonoNs();
+      const double rate =
+          static_cast<double>(now.messages - last_messages) / dt;
+      last_messages = now.messages;
+      std::fprintf(
+          stderr,
+          "loadgen [%6.1fs] %-7s open %llu/%d  msgs/s %.0f  MB/s %.1f  "
+          "errors: connect %llu verify %llu closed %llu\n",
+          seconds_since(start), PhaseName(phase),
+          static_cast<unsigned long long>(now.connected - now.closed),
+          config.connections, rate,
+          rate * static_cast<double>((*protocol)->reply_size()) / 1e6,
+          static_cast<unsigned long long>(now.connect_errors),
+          static_cast<unsigned long long>(now.verify_errors),
+          static_cast<unsigned long long>(now.unexpected_closes));
+    }
+  }
+  int still_connecting = 0;
+  for (auto& w : workers) still_connecting += w->still_connecting();
+  const int open_at_end = [&] {
+    int open = 0;
+    for (auto& w : workers) open += w->open_connections();
+    return open;
+  }();
+  for (auto& w : workers) w->Join();
+
+  LatencyHistogram histogram;
+  std::string first_error;
+  for (auto& w : workers) {
+    histogram.Merge(w->histogram());
+    if (first_error.empty()) first_error = w->first_error();
+  }
+  const Totals total = Sum(workers);
+  const double window = static_cast<double>(window_end - window_start) * 1e-9;
+  const double messages =
+      static_cast<double>(at_window_end.messages - at_window_start.messages);
+  const double msgs_per_s = window > 0 ? messages / window : 0;
+  const double mb_per_s = window > 0
+                              ? static_cast<double>(at_window_end.bytes_in -
+                                                    at_window_start.bytes_in) /
+                                    window / 1e6
+                              : 0;
+  double max_thread_cpu = 0;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (window > 0) {
+      max_thread_cpu = std::max(
+          max_thread_cpu, (cpu_thread_end[i] - cpu_thread_start[i]) / window);
+    }
+  }
+  const double process_cpu =
+      window > 0 ? (cpu_process_end - cpu_process_start) / window : 0;
+  const uint64_t connect_errors =
+      total.connect_errors + static_cast<uint64_t>(still_connecting);
+  const uint64_t errors =
+      connect_errors + total.verify_errors + total.unexpected_closes;
+  const auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+
+  std::string json = absl::StrFormat(
+      "{\"tool\":\"loadgen\",\"label\":\"%s\",\"mode\":\"%s\",\"host\":\"%s\","
+      "\"port\":%d,"
+      "\"threads\":%d,\"connections\":%d,\"pipeline\":%d,\"size\":%d,\"verify_"
+      "content\":%s,"
+      "\"idle\":%s,\"idle_send_one\":%s,"
+      "\"connections_open\":%d,\"connect_errors\":%d,\"verify_errors\":%d,"
+      "\"unexpected_closes\":%d,\"errors\":%d,\"first_error\":\"%s\","
+      "\"connect_s\":%.3f,\"warmup_s\":%.3f,\"duration_s\":%.3f,"
+      "\"messages\":%.0f,\"messages_total\":%d,\"msgs_per_s\":%.1f,\"mb_per_"
+      "s\":%.3f,"
+      "\"latency_us\":{\"count\":%d,\"min\":%.1f,\"mean\":%.1f,\"p50\":%.1f,"
+      "\"p90\":%.1f,"
+      "\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
+      "\"loadgen_cpu\":{\"process\":%.3f,\"max_thread\":%.3f},"
+      "\"window_start_mono_s\":%.6f,\"window_end_mono_s\":%.6f}",
+      JsonEscape(absl::GetFlag(FLAGS_label)), mode,
+      JsonEscape(absl::GetFlag(FLAGS_host)), absl::GetFlag(FLAGS_port), threads,
+      config.connections, config.pipeline, size,
+      config.verify_content ? "true" : "false", config.idle ? "true" : "false",
+      config.idle_send_one ? "true" : "false", open_at_end, connect_errors,
+      total.verify_errors, total.unexpected_closes, errors,
+      JsonEscape(first_error), connect_seconds, warmup, window, messages,
+      total.messages, msgs_per_s, mb_per_s, histogram.count(),
+      us(histogram.min()), histogram.mean() / 1000.0,
+      us(histogram.Percentile(50)), us(histogram.Percentile(90)),
+      us(histogram.Percentile(99)), us(histogram.Percentile(99.9)),
+      us(histogram.max()), process_cpu, max_thread_cpu,
+      static_cast<double>(window_start) * 1e-9,
+      static_cast<double>(window_end) * 1e-9);
+  std::printf("%s\n", json.c_str());
+  std::fflush(stdout);
+  const std::string json_out = absl::GetFlag(FLAGS_json_out);
+  if (!json_out.empty()) {
+    FILE* f = std::fopen(json_out.c_str(), "w");
+    if (f == nullptr || std::fprintf(f, "%s\n", json.c_str()) < 0 ||
+        std::fclose(f) != 0) {
+      std::fprintf(stderr, "loadgen: cannot write --json_out=%s: %s\n",
+                   json_out.c_str(), std::strerror(errno));
+      return 2;
+    }
+  }
+  if (errors > 0) {
+    std::fprintf(stderr, "loadgen: %llu error(s); first: %s\n",
+                 static_cast<unsigned long long>(errors), first_error.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace netman::loadgen
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Load generator for netman servers: loadgen --port=8999 "
+      "--connections=100 "
+      "--pipeline=16 --size=64 --duration=5 [--idle]");
+  absl::ParseCommandLine(argc, argv);
+  return netman::loadgen::Main();
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+# Copyright netman authors.
+#
+# Smoke test of the load generator, about a second per case, 4 connections:
+#   * load mode against netman's tcp_server and the epoll baseline, every reply
+#     byte verified: zero errors, messages counted, latency percentiles
+#     ordered, the JSON line on stdout equal to --json_out's;
+#   * raw mode against the epoll baseline's raw echo;
+#   * idle mode with one message per connection: the "ready" line, then all
+#     connections still open at the end;
+#   * errors are counted, not fatal: --id=1 gets tcp_server's connection-count
+#     replies (wrong length), and a closed port gives connect errors; both
+#     still print the JSON line and exit 1;
+#   * --mode=ws is refused with "not yet supported" (exit 2).
+#
+#   python3 loadgen_smoke_test.py LOADGEN TCP_SERVER EPOLL_ECHO_SERVER
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class TestFailure(Exception):
+  pass
+
+
+def start_server(cmd):
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  ready, _, _ = select.select([proc.stdout], [], [], 10)
+  line = proc.stdout.readline() if ready else ""
+  m = re.search(r"listening on \S+:(\d+)\s*$", line)
+  if not m:
+    proc.kill()
+    raise TestFailure("%s printed %r instead of a listening line" % (cmd[0], line))
+  return proc, int(m.group(1))
+
+
+def stop(proc):
+  proc.send_signal(signal.SIGTERM)
+  try:
+    proc.wait(timeout=10)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    proc.wait()
+
+
+def run_loadgen(loadgen, args, want_status, tmp):
+  json_path = os.path.join(tmp, "out.json")
+  if os.path.exists(json_path):
+    os.unlink(json_path)
+  cmd = [loadgen, "--host=127.0.0.1", "--json_out=" + json_path] + args
+  p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+  if p.returncode != want_status:
+    raise TestFailure("%s exited %d, want %d\nstdout: %s\nstderr: %s" %
+                      (" ".join(cmd), p.returncode, want_status, p.stdout, p.stderr))
+  lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+  if len(lines) != 1:
+    raise TestFailure("want one JSON line on stdout, got: %r" % p.stdout)
+  result = json.loads(lines[0])
+  with open(json_path) as f:
+    if json.loads(f.read()) != result:
+      raise TestFailure("--json_out differs from the stdout line")
+  return result, p
+
+
+def check_clean_load(result, what):
+  if result["errors"] != 0:
+    raise TestFailure("%s: %d errors: %s" % (what, result["errors"], result["first_error"]))
+  if result["messages"] <= 0 or result["msgs_per_s"] <= 0:
+    raise TestFailure("%s: no messages measured: %s" % (what, result))
+  lat = result["latency_us"]
+  if not 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"]:
+    raise TestFailure("%s: latency percentiles out of order: %s" % (what, lat))
+  if result["connections_open"] != 4:
+    raise TestFailure("%s: %d connections open at the end" % (what, result["connections_open"]))
+
+
+def main():
+  loadgen, tcp_server, epoll_server = sys.argv[1:4]
+  tmp = tempfile.mkdtemp()
+  common = ["--connections=4", "--threads=2", "--duration=0.6", "--warmup=0.2",
+            "--progress=true"]
+  servers = []
+  try:
+    netman, netman_port = start_server(
+        [tcp_server, "--host=127.0.0.1", "--port=0", "--loops=1", "--log_level=error"])
+    servers.append(netman)
+    epoll, epoll_port = start_server([epoll_server, "--host=127.0.0.1", "--port=0"])
+    servers.append(epoll)
+    raw, raw_port = start_server([epoll_server, "--host=127.0.0.1", "--port=0", "--mode=raw"])
+    servers.append(raw)
+
+    for name, port in (("tcp_server", netman_port), ("epoll_echo_server", epoll_port)):
+      result, p = run_loadgen(loadgen, common + ["--port=%d" % port, "--pipeline=8",
+                                                 "--size=300", "--verify_content"], 0, tmp)
+      check_clean_load(result, name)
+      if "loadgen [" not in p.stderr:
+        raise TestFailure("no progress line on stderr: %r" % p.stderr)
+      print("ok: netman mode vs %s: %.0f msgs/s, p99 %.1f us" %
+            (name, result["msgs_per_s"], result["latency_us"]["p99"]))
+
+    result, _ = run_loadgen(loadgen, common + ["--port=%d" % raw_port, "--mode=raw",
+                                               "--size=1000", "--pipeline=4",
+                                               "--verify_content"], 0, tmp)
+    check_clean_load(result, "raw mode")
+    print("ok: raw mode: %.0f msgs/s" % result["msgs_per_s"])
+
+    result, p = run_loadgen(loadgen, ["--port=%d" % netman_port, "--idle", "--idle_send_one",
+                                      "--connections=20", "--duration=0.3"], 0, tmp)
+    if "loadgen ready: open=20 failed=0" not in p.stdout:
+      raise TestFailure("idle mode: no ready line: %r" % p.stdout)
+    if result["connections_open"] != 20 or result["latency_us"]["count"] != 20:
+      raise TestFailure("idle mode: %s" % result)
+    print("ok: idle mode")
+
+    result, _ = run_loadgen(loadgen, common + ["--port=%d" % netman_port, "--id=1"], 1, tmp)
+    if result["verify_errors"] != 4 or "expected id 1 length 64" not in result["first_error"]:
+      raise TestFailure("wrong replies: want 4 verify errors, got %s" % result)
+    print("ok: wrong replies counted: %s" % result["first_error"])
+
+    with socket.socket() as s:  # a port with nothing listening
+      s.bind(("127.0.0.1", 0))
+      closed_port = s.getsockname()[1]
+    result, _ = run_loadgen(loadgen, common + ["--port=%d" % closed_port], 1, tmp)
+    if result["connect_errors"] != 4:
+      raise TestFailure("closed port: want 4 connect errors, got %s" % result)
+    print("ok: connect errors counted")
+
+    p = subprocess.run([loadgen, "--port=%d" % netman_port, "--mode=ws"], capture_output=True,
+                       text=True, timeout=10)
+    if p.returncode != 2 or "not yet supported" not in p.stderr:
+      raise TestFailure("--mode=ws: exit %d, stderr %r" % (p.returncode, p.stderr))
+    print("ok: --mode=ws refused")
+  finally:
+    for proc in servers:
+      stop(proc)
+  print("PASS")
+
+
+if __name__ == "__main__":
+  try:
+    main()
+  except TestFailure as e:
+    print("FAIL: %s" % e, file=sys.stderr)
+    sys.exit(1)
