@@ -65,30 +65,30 @@ class BrokenPacker : public Packer {
   enum class Defect { kOverConsumes, kDeclaresWrongLength, kSplitDependent, kReadsPastEnd };
   explicit BrokenPacker(Defect defect) : defect_(defect) {}
 
-  absl::StatusOr<DecodeResult> Decode(std::string_view input) const override {
+  absl::Status Decode(std::string_view input, DecodeResult* result) const override {
     switch (defect_) {
       case Defect::kOverConsumes: {
-        auto r = inner_.Decode(input);
-        if (r.ok() && r->complete) r->consumed += 1;
-        return r;
+        absl::Status s = inner_.Decode(input, result);
+        if (s.ok() && result->complete) result->consumed += 1;
+        return s;
       }
       case Defect::kDeclaresWrongLength: {
-        auto r = inner_.Decode(input);
-        if (r.ok() && r->declared_body_length) *r->declared_body_length += 1;
-        return r;
+        absl::Status s = inner_.Decode(input, result);
+        if (s.ok() && result->declared_body_length) *result->declared_body_length += 1;
+        return s;
       }
       case Defect::kSplitDependent:
         // Refuses frames that arrive with fewer than 4 extra bytes behind
         // them: the result depends on where the stream was cut.
         if (input.size() < 12) return absl::InvalidArgumentError("short read");
-        return inner_.Decode(input);
+        return inner_.Decode(input, result);
       case Defect::kReadsPastEnd: {
         volatile char past = input.data()[input.size()];
         (void)past;
-        return inner_.Decode(input);
+        return inner_.Decode(input, result);
       }
     }
-    return inner_.Decode(input);
+    return inner_.Decode(input, result);
   }
   void Encode(uint32_t id, std::string_view body, Buffer& out) const override {
     inner_.Encode(id, body, out);

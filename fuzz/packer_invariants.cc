@@ -29,7 +29,7 @@ struct Decoded {
 
 Decoded DecodeOnce(const Packer& packer, const char* data, size_t size) {
   Decoded d;
-  absl::StatusOr<DecodeResult> r = packer.Decode(std::string_view(data, size));
+  absl::StatusOr<DecodeResult> r = DecodeOne(packer, std::string_view(data, size));
   if (!r.ok()) {
     d.status = r.status();
     NETMAN_FUZZ_CHECK(!d.status.ok(), "an error status must not be OK");

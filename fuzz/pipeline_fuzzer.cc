@@ -192,7 +192,7 @@ class Harness {
       pump();
       // Where the incomplete frame starts in what was written so far.
       while (true) {
-        auto r = packer_.Decode(stream.substr(frames_end, written - frames_end));
+        auto r = DecodeOne(packer_, stream.substr(frames_end, written - frames_end));
         if (!r.ok() || !r->complete) break;
         frames_end += r->consumed;
       }
@@ -243,7 +243,7 @@ Outcome Expected(std::string_view stream, uint64_t max_body) {
   Outcome out;
   size_t pos = 0;
   while (true) {
-    auto r = packer.Decode(stream.substr(pos));
+    auto r = DecodeOne(packer, stream.substr(pos));
     if (!r->complete) {
       if (max_body != 0 && r->declared_body_length.value_or(0) > max_body) {
         out.reason = absl::ResourceExhaustedError("oversize");

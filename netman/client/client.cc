@@ -320,7 +320,7 @@ absl::Status Client::FailStream(absl::Status status) {
 absl::StatusOr<std::optional<ReceivedMessage>> Client::DecodeBuffered() {
   if (!stream_error_.ok()) return stream_error_;
   if (in_.empty()) return std::nullopt;
-  absl::StatusOr<DecodeResult> result = packer_->Decode(in_.readable());
+  absl::StatusOr<DecodeResult> result = DecodeOne(*packer_, in_.readable());
   if (!result.ok()) {
     return FailStream(
         absl::Status(result.status().code(),

@@ -310,16 +310,21 @@ class TinyPacker : public Packer {
   explicit TinyPacker(bool declare_length = true)
       : declare_length_(declare_length) {}
 
-  absl::StatusOr<DecodeResult> Decode(std::string_view in) const override {
-    if (in.size() < 2) return DecodeResult::NeedMore();
+  absl::Status Decode(std::string_view in, DecodeResult* result) const override {
+    if (in.size() < 2) {
+      *result = DecodeResult::NeedMore();
+      return absl::OkStatus();
+    }
     const uint32_t length =
         (static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]);
     if (length > 1000) return absl::InvalidArgumentError("tiny frame too long");
     if (in.size() < 2 + length) {
-      return declare_length_ ? DecodeResult::NeedMore(length)
-                             : DecodeResult::NeedMore();
+      *result = declare_length_ ? DecodeResult::NeedMore(length)
+                                : DecodeResult::NeedMore();
+      return absl::OkStatus();
     }
-    return DecodeResult::Complete(2 + length, 0, in.substr(2, length));
+    *result = DecodeResult::Complete(2 + length, 0, in.substr(2, length));
+    return absl::OkStatus();
   }
   void Encode(uint32_t id, std::string_view body, Buffer& out) const override {
     const char header[2] = {static_cast<char>(body.size() >> 8),

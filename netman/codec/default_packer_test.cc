@@ -27,7 +27,7 @@ TEST(DefaultPackerTest, WireFormatTestVector) {
 
 TEST(DefaultPackerTest, DecodesCompleteMessage) {
   std::string wire = Encoded(42, "payload") + "trailing";
-  auto r = DefaultPacker().Decode(wire);
+  auto r = DecodeOne(DefaultPacker(), wire);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->complete);
   EXPECT_EQ(r->consumed, 8u + 7u);
@@ -37,7 +37,7 @@ TEST(DefaultPackerTest, DecodesCompleteMessage) {
 
 TEST(DefaultPackerTest, ZeroLengthBodyIsAMessage) {
   std::string wire = Encoded(9, "");
-  auto r = DefaultPacker().Decode(wire);
+  auto r = DecodeOne(DefaultPacker(), wire);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->complete);
   EXPECT_EQ(r->consumed, 8u);
@@ -48,7 +48,7 @@ TEST(DefaultPackerTest, ZeroLengthBodyIsAMessage) {
 TEST(DefaultPackerTest, EveryPrefixNeedsMoreAndReportsDeclaredLength) {
   std::string wire = Encoded(3, "abcdef");
   for (size_t cut = 0; cut < wire.size(); ++cut) {
-    auto r = DefaultPacker().Decode(std::string_view(wire).substr(0, cut));
+    auto r = DecodeOne(DefaultPacker(), std::string_view(wire).substr(0, cut));
     ASSERT_TRUE(r.ok()) << cut;
     EXPECT_FALSE(r->complete) << cut;
     if (cut < 8) {
@@ -61,7 +61,7 @@ TEST(DefaultPackerTest, EveryPrefixNeedsMoreAndReportsDeclaredLength) {
 
 TEST(DefaultPackerTest, HugeDeclaredLengthIsReportedNotAllocated) {
   std::string header("\xff\xff\xff\xff\x01\x00\x00\x00", 8);
-  auto r = DefaultPacker().Decode(header);
+  auto r = DecodeOne(DefaultPacker(), header);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->complete);
   EXPECT_EQ(r->declared_body_length, 0xffffffffu);
@@ -75,7 +75,7 @@ TEST(DefaultPackerTest, RoundTripsManyMessagesBackToBack) {
   }
   std::string_view in = out.readable();
   for (uint32_t i = 0; i < 100; ++i) {
-    auto r = packer.Decode(in);
+    auto r = DecodeOne(packer, in);
     ASSERT_TRUE(r.ok());
     ASSERT_TRUE(r->complete);
     EXPECT_EQ(r->message.id, i);
@@ -83,6 +83,40 @@ TEST(DefaultPackerTest, RoundTripsManyMessagesBackToBack) {
     in.remove_prefix(r->consumed);
   }
   EXPECT_TRUE(in.empty());
+}
+
+TEST(DefaultPackerTest, DecodeOverwritesEveryFieldOfAReusedResult) {
+  // The framework reuses one DecodeResult across a whole read.
+  const DefaultPacker packer;
+  DecodeResult r;
+  const std::string frame = Encoded(5, "abc");
+  ASSERT_TRUE(packer.Decode(std::string_view(frame).substr(0, 9), &r).ok());
+  EXPECT_FALSE(r.complete);
+  EXPECT_EQ(r.consumed, 0u);
+  EXPECT_EQ(r.declared_body_length, 3u);
+  ASSERT_TRUE(packer.Decode(frame, &r).ok());
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.consumed, 11u);
+  EXPECT_FALSE(r.declared_body_length.has_value());
+  EXPECT_EQ(r.message.id, 5u);
+  EXPECT_EQ(r.message.body, "abc");
+  ASSERT_TRUE(packer.Decode(std::string_view(frame).substr(0, 3), &r).ok());
+  EXPECT_FALSE(r.complete);
+  EXPECT_EQ(r.consumed, 0u);
+  EXPECT_FALSE(r.declared_body_length.has_value());
+}
+
+TEST(DefaultPackerTest, ThroughThePackerInterface) {
+  const DefaultPacker packer;
+  const Packer& p = packer;
+  DecodeResult r;
+  const std::string frame = Encoded(0xdeadbeef, "xyz") + "tail";
+  ASSERT_TRUE(p.Decode(frame, &r).ok());
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.message.id, 0xdeadbeefu);
+  EXPECT_EQ(r.message.body, "xyz");
+  // The body points into the input, not at a copy.
+  EXPECT_EQ(r.message.body.data(), frame.data() + 8);
 }
 
 }  // namespace

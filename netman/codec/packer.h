@@ -4,6 +4,10 @@
 // bytes. netman calls Decode() on the bytes received so far, as many times
 // as it returns complete messages, and Encode() for every Send().
 //
+// Decode() is on the per-message hot path, so it fills a caller-owned
+// DecodeResult and returns a plain absl::Status (OK costs nothing to make or
+// destroy) rather than an absl::StatusOr<DecodeResult>.
+//
 // The framework, not the Packer, enforces the server's max body length: every
 // Packer reports the declared body length as soon as its header is complete
 // (DecodeResult::declared_body_length) so an oversize message is rejected
@@ -12,11 +16,17 @@
 // Example: a custom packer with a 2-byte big-endian length and no id.
 //   class TinyPacker : public netman::Packer {
 //    public:
-//     absl::StatusOr<DecodeResult> Decode(std::string_view in) const override {
-//       if (in.size() < 2) return DecodeResult::NeedMore();
-//       uint32_t len = (uint8_t(in[0]) << 8) | uint8_t(in[1]);
-//       if (in.size() < 2 + len) return DecodeResult::NeedMore(len);
-//       return DecodeResult::Complete(2 + len, 0, in.substr(2, len));
+//     absl::Status Decode(std::string_view in,
+//                         DecodeResult* result) const override {
+//       if (in.size() < 2) {
+//         *result = DecodeResult::NeedMore();
+//       } else if (uint32_t len = (uint8_t(in[0]) << 8) | uint8_t(in[1]);
+//                  in.size() < 2 + len) {
+//         *result = DecodeResult::NeedMore(len);
+//       } else {
+//         *result = DecodeResult::Complete(2 + len, 0, in.substr(2, len));
+//       }
+//       return absl::OkStatus();
 //     }
 //     ...
 //   };
@@ -31,6 +41,7 @@
 #include <optional>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "netman/buffer/buffer.h"
 
@@ -74,14 +85,27 @@ class Packer {
   virtual ~Packer() = default;
 
   // Looks at the start of `input` (all bytes received and not yet consumed).
-  // Returns a complete message and its frame size, NeedMore() when `input`
-  // holds only part of a frame, or an error status for bytes that can never
-  // form a valid frame (the connection is then closed with that reason).
-  virtual absl::StatusOr<DecodeResult> Decode(std::string_view input) const = 0;
+  // On OK, `*result` holds a complete message and its frame size
+  // (DecodeResult::Complete) or says that `input` holds only part of a frame
+  // (DecodeResult::NeedMore); every call overwrites all of `*result`. An
+  // error status means bytes that can never form a valid frame (the
+  // connection is then closed with that reason; `*result` is unspecified).
+  virtual absl::Status Decode(std::string_view input,
+                              DecodeResult* result) const = 0;
 
   // Appends the frame for (id, body) to `out`.
   virtual void Encode(uint32_t id, std::string_view body, Buffer& out) const = 0;
 };
+
+// Decode() as an absl::StatusOr, for code off the per-message path (clients,
+// tests, tools).
+inline absl::StatusOr<DecodeResult> DecodeOne(const Packer& packer,
+                                              std::string_view input) {
+  DecodeResult result;
+  absl::Status status = packer.Decode(input, &result);
+  if (!status.ok()) return status;
+  return result;
+}
 
 }  // namespace netman
 

@@ -19,35 +19,38 @@ FramedProtocol::FramedProtocol(const Packer* packer, const Router* router,
 absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
                                               std::string_view input) {
   size_t consumed = 0;
+  DecodeResult r;
   // A handler may Close() the connection: stop at the next message then.
   while (connection.is_open()) {
-    absl::StatusOr<DecodeResult> r = packer_->Decode(input.substr(consumed));
-    if (!r.ok()) {
+    const std::string_view rest = input.substr(consumed);
+    absl::Status decoded = packer_->Decode(rest, &r);
+    if (!decoded.ok()) {
       connection.loop()->counters().decode_errors.Add();
-      return r.status();
+      return decoded;
     }
-    if (!r->complete) {
-      if (options_.max_body != 0 && r->declared_body_length.has_value() &&
-          *r->declared_body_length > options_.max_body) {
+    if (!r.complete) {
+      if (options_.max_body != 0 && r.declared_body_length.has_value() &&
+          *r.declared_body_length > options_.max_body) {
         connection.loop()->counters().decode_errors.Add();
         return absl::ResourceExhaustedError(
-            absl::StrCat("message body of ", *r->declared_body_length,
+            absl::StrCat("message body of ", *r.declared_body_length,
                          " bytes exceeds the limit of ", options_.max_body));
       }
       break;
     }
-    if (r->consumed == 0) {
-      return absl::InternalError("packer returned a message of zero bytes");
+    if (r.consumed == 0 || r.consumed > rest.size()) {
+      return absl::InternalError(absl::StrCat("packer consumed ", r.consumed,
+                                              " bytes of ", rest.size()));
     }
-    if (options_.max_body != 0 && r->message.body.size() > options_.max_body) {
+    if (options_.max_body != 0 && r.message.body.size() > options_.max_body) {
       connection.loop()->counters().decode_errors.Add();
       return absl::ResourceExhaustedError(
-          absl::StrCat("message body of ", r->message.body.size(),
+          absl::StrCat("message body of ", r.message.body.size(),
                        " bytes exceeds the limit of ", options_.max_body));
     }
-    consumed += r->consumed;
+    consumed += r.consumed;
     connection.loop()->counters().messages_in.Add();
-    absl::Status s = Dispatch(connection, r->message);
+    absl::Status s = Dispatch(connection, r.message);
     if (!s.ok()) return s;
   }
   return consumed;

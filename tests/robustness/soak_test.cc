@@ -274,7 +274,7 @@ class Driver {
     size_t pos = 0;
     int replies = 0;
     while (true) {
-      auto r = packer.Decode(std::string_view(c.in).substr(pos));
+      auto r = DecodeOne(packer, std::string_view(c.in).substr(pos));
       if (!r->complete) break;
       Check(c, r->message);
       pos += r->consumed;

@@ -103,7 +103,7 @@ Expected Model(std::string_view bytes, uint64_t max_body) {
   DefaultPacker packer;
   Expected e;
   while (true) {
-    auto r = packer.Decode(bytes);
+    auto r = DecodeOne(packer, bytes);
     if (!r->complete) {
       e.oversize = r->declared_body_length.value_or(0) > max_body;
       return e;
