@@ -1,13 +1,16 @@
 // Copyright netman authors.
 //
-// Buffer: a growable byte queue for a connection's input or output, which
-// holds no memory at all while empty and released (so idle connections cost
-// nothing here).
+// Buffer: a growable byte queue for a connection's input or output. While
+// empty and released it is one null pointer (8 bytes, nothing allocated), so
+// idle connections cost almost nothing here; the indices live at the head of
+// the heap block, next to the bytes.
 //
-//   +--------------+--------------------+-------------------+
-//   |  consumed    |   readable bytes   |  writable space   |
-//   +--------------+--------------------+-------------------+
-//   0        read_index_          write_index_          capacity_
+//   block_ --> +----------+------------+-------------+
+//              | capacity | read_index | write_index |   (header, 24 bytes)
+//              +----------+------------+-------------+-----------------+
+//              | consumed |   readable bytes   |    writable space     |
+//              +----------+--------------------+-----------------------+
+//              0      read_index          write_index              capacity
 //
 // Writers either Append() bytes or reserve space with Writable(n), fill it
 // (e.g. with read(2) or an encoder) and Commit() what they wrote. Readers look
@@ -24,72 +27,100 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 namespace netman {
 
 class Buffer {
  public:
-  // The first allocation is at least this big.
+  // The first allocation holds at least this many bytes.
   static constexpr size_t kMinCapacity = 1024;
 
   Buffer() = default;
-  Buffer(Buffer&& other) noexcept;
-  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(Buffer&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  Buffer& operator=(Buffer&& other) noexcept {
+    if (this != &other) {
+      Release();
+      block_ = std::exchange(other.block_, nullptr);
+    }
+    return *this;
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() = default;
+  ~Buffer() { Release(); }
 
-  size_t size() const { return write_index_ - read_index_; }
-  bool empty() const { return write_index_ == read_index_; }
+  size_t size() const {
+    return block_ == nullptr ? 0 : block_->write_index - block_->read_index;
+  }
+  bool empty() const {
+    return block_ == nullptr || block_->write_index == block_->read_index;
+  }
   // Bytes of storage held (0 when released).
-  size_t capacity() const { return capacity_; }
+  size_t capacity() const { return block_ == nullptr ? 0 : block_->capacity; }
 
-  const char* data() const { return storage_.get() + read_index_; }
+  // The readable bytes (null when released).
+  const char* data() const {
+    return block_ == nullptr ? nullptr : block_->bytes() + block_->read_index;
+  }
   std::string_view readable() const { return std::string_view(data(), size()); }
 
   void Append(const void* bytes, size_t n) {
     if (n == 0) return;
     std::memcpy(Writable(n), bytes, n);
-    write_index_ += n;
+    block_->write_index += n;
   }
   void Append(std::string_view bytes) { Append(bytes.data(), bytes.size()); }
 
   // Returns a pointer to at least `n` writable bytes after the readable ones.
   // The bytes become readable only after Commit().
   char* Writable(size_t n) {
-    if (capacity_ - write_index_ < n) MakeRoom(n);
-    return storage_.get() + write_index_;
+    if (block_ == nullptr || block_->capacity - block_->write_index < n) {
+      MakeRoom(n);
+    }
+    return block_->bytes() + block_->write_index;
   }
   // Writable space available without growing.
-  size_t writable_size() const { return capacity_ - write_index_; }
+  size_t writable_size() const {
+    return block_ == nullptr ? 0 : block_->capacity - block_->write_index;
+  }
   // Marks `n` bytes written into Writable() as readable.
-  void Commit(size_t n) { write_index_ += n; }
+  void Commit(size_t n) {
+    if (n != 0) block_->write_index += n;
+  }
 
   // Drops `n` (<= size()) bytes from the front.
   void Consume(size_t n) {
-    read_index_ += n;
-    if (read_index_ == write_index_) read_index_ = write_index_ = 0;
+    if (n == 0) return;
+    block_->read_index += n;
+    if (block_->read_index == block_->write_index) {
+      block_->read_index = block_->write_index = 0;
+    }
   }
-  void Clear() { read_index_ = write_index_ = 0; }
+  // Drops every byte, keeping the storage.
+  void Clear() {
+    if (block_ != nullptr) block_->read_index = block_->write_index = 0;
+  }
 
   // Clears and frees the storage.
   void Release() {
-    storage_.reset();
-    capacity_ = read_index_ = write_index_ = 0;
+    std::free(block_);
+    block_ = nullptr;
   }
 
  private:
-  struct FreeDeleter {
-    void operator()(char* p) const { std::free(p); }
+  // The heap block: this header, then `capacity` bytes.
+  struct Block {
+    size_t capacity;
+    size_t read_index;
+    size_t write_index;
+    char* bytes() { return reinterpret_cast<char*>(this + 1); }
+    const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
   };
 
-  // Out of line: grows or compacts so that `n` bytes are writable.
+  // Out of line: allocates, grows or compacts so that `n` bytes are writable.
   void MakeRoom(size_t n);
 
-  std::unique_ptr<char, FreeDeleter> storage_;
-  size_t capacity_ = 0;
-  size_t read_index_ = 0;
-  size_t write_index_ = 0;
+  Block* block_ = nullptr;
 };
 
 }  // namespace netman

@@ -77,5 +77,66 @@ TEST(BufferTest, MoveTransfersStorage) {
   EXPECT_EQ(c.readable(), "payload");
 }
 
+TEST(BufferTest, IsOnePointerWhileReleased) {
+  // Idle connections hold two Buffers: the memory-per-connection figure in
+  // docs/BENCHMARKS.md depends on this.
+  static_assert(sizeof(Buffer) == sizeof(void*));
+  Buffer b;
+  EXPECT_EQ(b.data(), nullptr);
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.writable_size(), 0u);
+  EXPECT_EQ(b.readable(), "");
+  b.Consume(0);
+  b.Commit(0);
+  b.Clear();
+  EXPECT_EQ(b.capacity(), 0u);
+}
+
+TEST(BufferTest, WritableAllocatesEvenForZeroBytes) {
+  Buffer b;
+  ASSERT_NE(b.Writable(0), nullptr);
+  EXPECT_GE(b.capacity(), Buffer::kMinCapacity);
+  EXPECT_TRUE(b.empty());
+}
+
+TEST(BufferTest, ClearKeepsStorageReleaseFreesIt) {
+  Buffer b;
+  b.Append(std::string(5000, 'x'));
+  const size_t cap = b.capacity();
+  EXPECT_GE(cap, 5000u);
+  b.Clear();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.capacity(), cap);
+  EXPECT_EQ(b.writable_size(), cap);
+  b.Append("y");
+  EXPECT_EQ(b.readable(), "y");
+  b.Release();
+  EXPECT_EQ(b.capacity(), 0u);
+  EXPECT_TRUE(b.empty());
+}
+
+TEST(BufferTest, MoveAssignFreesWhatTheTargetHeld) {
+  Buffer a;
+  a.Append("first");
+  Buffer b;
+  b.Append("second");
+  a = std::move(b);  // ASan reports a leak if "first" is not freed
+  EXPECT_EQ(a.readable(), "second");
+  EXPECT_EQ(b.capacity(), 0u);
+  Buffer& same = a;
+  a = std::move(same);  // self-move keeps the contents
+  EXPECT_EQ(a.readable(), "second");
+}
+
+TEST(BufferTest, GrowingKeepsUnreadBytesAfterPartialConsume) {
+  Buffer b;
+  b.Append(std::string(Buffer::kMinCapacity, 'a'));
+  b.Consume(10);
+  // Too big to fit by sliding: grows, and the unread bytes survive.
+  b.Append(std::string(4 * Buffer::kMinCapacity, 'b'));
+  EXPECT_EQ(b.readable(), std::string(Buffer::kMinCapacity - 10, 'a') +
+                              std::string(4 * Buffer::kMinCapacity, 'b'));
+}
+
 }  // namespace
 }  // namespace netman
