@@ -90,6 +90,12 @@ void Connection::HandleRead() {
   if (n > 0) {
     loop_->counters().bytes_read.Add(static_cast<uint64_t>(n));
     Touch(loop_->iteration_time());  // heartbeat: any inbound byte counts
+    // Replies produced while handling this read go into the loop's output
+    // scratch buffer unless older output is still queued.
+    if (output_.capacity() == 0) {
+      output_ = loop_->TakeOutputScratch();
+      output_borrowed_ = true;
+    }
     in_read_ = true;
     absl::StatusOr<size_t> consumed;
     if (!had_input) {
@@ -114,14 +120,12 @@ void Connection::HandleRead() {
         close_reason_ = consumed.status();
       }
       input_.Release();
-      return;
+    } else {
+      if (state() != State::kOpen) input_.Release();  // closed or closing
+      // Replies produced while handling this read leave in one write.
+      if (state() != State::kClosed && !output_.empty() && !writing_) Flush();
     }
-    if (state() != State::kOpen) {  // closed or closing: input is moot
-      input_.Release();
-      if (state() == State::kClosed) return;
-    }
-    // Replies produced while handling this read leave in one write.
-    if (state() != State::kClosed && !output_.empty() && !writing_) Flush();
+    ReturnOutputScratch();
     return;
   }
   if (n == 0) {  // peer finished sending
@@ -148,6 +152,19 @@ void Connection::HandleRead() {
   CloseNow(ErrnoStatus(errno, "read"));
 }
 
+void Connection::ReturnOutputScratch() {
+  if (!output_borrowed_) return;
+  output_borrowed_ = false;
+  if (output_.empty()) {
+    loop_->ReturnOutputScratch(std::move(output_));
+    return;
+  }
+  // The kernel did not take everything: keep only the unsent tail.
+  Buffer tail;
+  tail.Append(output_.readable());
+  loop_->ReturnOutputScratch(std::exchange(output_, std::move(tail)));
+}
+
 void Connection::HandleWrite() { Flush(); }
 
 void Connection::Flush() {
@@ -170,7 +187,7 @@ void Connection::Flush() {
     if (limits_ != nullptr) AfterFlush(output_.size());
     return;
   }
-  output_.Release();
+  if (!output_borrowed_) output_.Release();  // else HandleRead returns it
   if (writing_) {
     writing_ = false;
     UpdateInterest();
@@ -202,7 +219,7 @@ void Connection::QueueFlush() {
 
 void Connection::AppendOutput(std::string_view bytes) {
   output_.Append(bytes);
-  if (limits_ != nullptr && !CheckOutputLimit()) return;
+  if (limits_ != nullptr && OutputNeedsLimitCheck() && !CheckOutputLimit()) return;
   QueueFlush();
 }
 
@@ -263,10 +280,11 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
   if (loop_->IsInLoopThread()) {
     loop_->counters().messages_out.Add();
     packer_->Encode(message_id, body, output_);
-    if (limits_ != nullptr && !CheckOutputLimit()) {
+    if (limits_ != nullptr && OutputNeedsLimitCheck() && !CheckOutputLimit()) {
       return absl::ResourceExhaustedError("output limit exceeded; connection closed");
     }
-    QueueFlush();
+    // Inside a read, the read's own flush sends it.
+    if (!in_read_) QueueFlush();
     return absl::OkStatus();
   }
   // Encode here, on the caller's thread; the loop only moves the frame in.
@@ -277,7 +295,10 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
     self->loop_->counters().messages_out.Add();
     if (self->output_.empty()) {
       self->output_ = std::move(frame);
-      if (self->limits_ != nullptr && !self->CheckOutputLimit()) return;
+      if (self->limits_ != nullptr && self->OutputNeedsLimitCheck() &&
+          !self->CheckOutputLimit()) {
+        return;
+      }
       self->QueueFlush();
     } else {
       self->AppendOutput(frame.readable());
@@ -364,7 +385,11 @@ void Connection::CloseNow(absl::Status reason) {
   // A handler on the stack may still look at its message body, which points
   // into input_: HandleRead releases it once the handler has returned.
   if (!in_read_) input_.Release();
-  output_.Release();
+  if (output_borrowed_) {
+    output_.Clear();  // HandleRead gives it back to the loop
+  } else {
+    output_.Release();
+  }
   // OnClosed runs after whatever handler call is on the stack has returned;
   // the task's reference keeps the connection alive until then.
   loop_->Post([self = shared_from_this(), reason = std::move(reason)]() {

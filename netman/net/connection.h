@@ -9,6 +9,10 @@
 //
 // Memory: an idle connection holds no input or output buffer; bytes stay in a
 // connection only while a message is incomplete or the peer is not reading.
+// Replies produced while handling a read are built in the loop's output
+// scratch buffer (lent to the connection for that read) and sent with one
+// write; only what the kernel does not take is copied into the connection's
+// own output buffer.
 //
 // States:  kOpen --Close()/peer EOF with output pending--> kClosing
 //          kOpen --protocol error (bad frame, throwing handler)--> kClosing
@@ -138,8 +142,12 @@ class Connection final : public IoHandler,
   // continues.
   void ShutdownWrite();
 
-  // One slot for application data (loop thread only).
-  std::any& user_data() { return user_data_; }
+  // One slot for application data (loop thread only). Allocated on first
+  // use, so connections that never use it do not pay for it.
+  std::any& user_data() {
+    if (user_data_ == nullptr) user_data_ = std::make_unique<std::any>();
+    return *user_data_;
+  }
 
   void set_handler(ConnectionHandler* handler) { handler_ = handler; }
   ConnectionHandler* handler() const { return handler_; }
@@ -168,8 +176,18 @@ class Connection final : public IoHandler,
   void CloseNow(absl::Status reason);
   void UpdateInterest();
   bool wants_read() const { return reading_ && !read_paused_; }
+  // Whether queued output has reached a ConnectionLimits threshold (the
+  // cheap test before CheckOutputLimit()).
+  bool OutputNeedsLimitCheck() const {
+    const size_t queued = output_.size();
+    return (limits_->high_water_mark != 0 && queued >= limits_->high_water_mark) ||
+           (limits_->max_output_bytes != 0 && queued > limits_->max_output_bytes);
+  }
   // Applies ConnectionLimits after output grew; false if it closed.
   bool CheckOutputLimit();
+  // Ends HandleRead's loan of the loop's output scratch buffer (if any),
+  // moving unsent bytes into a buffer of the connection's own.
+  void ReturnOutputScratch();
   // After a flush: high-water callback and resuming paused reads.
   void AfterFlush(size_t remaining);
 
@@ -180,18 +198,20 @@ class Connection final : public IoHandler,
   const uint64_t id_;
   UniqueFd fd_;
   std::atomic<State> state_{State::kOpen};
-  bool reading_ = true;         // read interest wanted
-  bool writing_ = false;        // write interest armed
-  bool in_read_ = false;        // inside HandleRead's processing
-  bool flush_queued_ = false;   // a Flush() task is posted
-  bool shutdown_after_flush_ = false;
-  bool write_shut_ = false;
-  bool read_paused_ = false;      // output over the limit (kPauseReading)
-  bool above_high_water_ = false;
+  // Flags, packed: they are read together on every event.
+  bool reading_ : 1 = true;            // read interest wanted
+  bool writing_ : 1 = false;           // write interest armed
+  bool in_read_ : 1 = false;           // inside HandleRead's processing
+  bool flush_queued_ : 1 = false;      // a Flush() task is posted
+  bool shutdown_after_flush_ : 1 = false;
+  bool write_shut_ : 1 = false;
+  bool read_paused_ : 1 = false;       // output over the limit (kPauseReading)
+  bool above_high_water_ : 1 = false;
+  bool output_borrowed_ : 1 = false;   // output_ is the loop's scratch buffer
   const SocketAddress peer_;
   Buffer input_;
   Buffer output_;
-  std::any user_data_;
+  std::unique_ptr<std::any> user_data_;
   absl::Status close_reason_;  // reported once a graceful close completes
 };
 

@@ -53,7 +53,7 @@ void EventLoop::Run() {
       more = !remote_tasks_.empty();
     }
     if (!more && local_tasks_.empty()) break;
-    RunTasks();
+    RunTasks(/*take_remote=*/true);
   }
 }
 
@@ -63,10 +63,8 @@ void EventLoop::Quit() {
 }
 
 absl::Duration EventLoop::NextTimeout(absl::Duration max_wait) {
-  if (!local_tasks_.empty()) return absl::ZeroDuration();
-  {
-    MutexLock lock(&mu_);
-    if (!remote_tasks_.empty()) return absl::ZeroDuration();
+  if (!local_tasks_.empty() || wakeup_pending_.load(std::memory_order_acquire)) {
+    return absl::ZeroDuration();
   }
   if (timer_queue_.empty()) return max_wait;
   absl::Duration until = timer_queue_.top().deadline - clock_->Now();
@@ -112,24 +110,20 @@ void EventLoop::RunInLoop(Task task) {
   }
 }
 
-void EventLoop::RunTasks() {
+void EventLoop::RunTasks(bool take_remote) {
   // Local tasks queued while these run wait for the next iteration (which
   // then does not block), so a task that re-posts itself cannot starve I/O.
-  std::vector<Task> batch;
+  // Both vectors keep their capacity, so a steady trickle of tasks does not
+  // allocate.
+  std::vector<Task>& batch = running_tasks_;
   batch.swap(local_tasks_);
-  {
-    wakeup_pending_.store(false, std::memory_order_release);
+  if (wakeup_pending_.exchange(false, std::memory_order_acq_rel) || take_remote) {
     MutexLock lock(&mu_);
-    if (!remote_tasks_.empty()) {
-      if (batch.empty()) {
-        batch.swap(remote_tasks_);
-      } else {
-        for (Task& t : remote_tasks_) batch.push_back(std::move(t));
-        remote_tasks_.clear();
-      }
-    }
+    for (Task& t : remote_tasks_) batch.push_back(std::move(t));
+    remote_tasks_.clear();
   }
   for (Task& task : batch) std::move(task)();
+  batch.clear();
 }
 
 size_t EventLoop::PendingRemoteTasks() const {

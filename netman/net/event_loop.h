@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "netman/base/clock.h"
 #include "netman/base/log.h"
+#include "netman/buffer/buffer.h"
 #include "netman/net/io_counters.h"
 #include "netman/net/io_handler.h"
 #include "netman/poller/poller.h"
@@ -56,8 +57,11 @@ class EventLoop {
     Logger logger;
   };
 
-  // Size of the per-loop read buffer every connection on the loop reads into.
-  static constexpr size_t kReadBufferSize = 64 * 1024;
+  // Size of the per-loop read buffer every connection on the loop reads into
+  // (a pipelined batch of 16 4-KiB messages fits in one read).
+  static constexpr size_t kReadBufferSize = 256 * 1024;
+  // The output scratch buffer is kept between reads only up to this size.
+  static constexpr size_t kMaxRetainedOutputScratch = 512 * 1024;
 
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create(Options options);
   ~EventLoop();
@@ -102,6 +106,23 @@ class EventLoop {
   // keep only what they cannot process yet, so idle connections hold no
   // read buffer.
   char* read_buffer() { return read_buffer_.get(); }
+  // Scratch space for output (loop thread only): a connection handling a
+  // read with nothing queued borrows it (by moving it into its own output
+  // buffer) for the replies it produces, sends them with one write and gives
+  // it back, keeping only what the kernel did not take. So a busy loop does
+  // not allocate per batch of replies, and idle connections hold nothing.
+  Buffer TakeOutputScratch() { return std::move(output_scratch_); }
+  // Storage the output scratch buffer holds while not lent (tests).
+  size_t output_scratch_capacity() const { return output_scratch_.capacity(); }
+  // Gives the buffer back (cleared); one beyond kMaxRetainedOutputScratch is
+  // freed instead.
+  void ReturnOutputScratch(Buffer buffer) {
+    buffer.Clear();
+    if (buffer.capacity() <= kMaxRetainedOutputScratch &&
+        buffer.capacity() >= output_scratch_.capacity()) {
+      output_scratch_ = std::move(buffer);
+    }
+  }
 
   const Clock& clock() const { return *clock_; }
   // This loop's counters (incremented on the loop thread, readable anywhere).
@@ -133,7 +154,9 @@ class EventLoop {
   void BindToCurrentThread();
   absl::Duration NextTimeout(absl::Duration max_wait);
   void RunDueTimers();
-  void RunTasks();
+  // Runs the queued tasks; remote ones only if a Post() flagged them since
+  // the last run, or `take_remote`.
+  void RunTasks(bool take_remote = false);
   TimerId AddTimer(absl::Duration delay, absl::Duration interval,
                    absl::AnyInvocable<void()> callback);
 
@@ -147,12 +170,18 @@ class EventLoop {
   std::vector<PollEvent> events_;
   absl::Time iteration_time_;
   std::unique_ptr<char[]> read_buffer_;
+  Buffer output_scratch_;
 
   // Tasks posted from the loop thread itself: no lock needed.
   std::vector<Task> local_tasks_;
+  std::vector<Task> running_tasks_;  // the batch RunTasks() is running
   // Tasks posted from other threads.
   mutable Mutex mu_;
   std::vector<Task> remote_tasks_ ABSL_GUARDED_BY(mu_);
+  // Set by the first Post() from another thread after the loop last looked
+  // (that Post() also wakes the poller); cleared by RunTasks() before it
+  // takes the queue. While it is clear, the loop skips the lock: a task
+  // queued meanwhile comes with a wakeup.
   std::atomic<bool> wakeup_pending_{false};
 
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>>
