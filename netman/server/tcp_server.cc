@@ -181,16 +181,22 @@ void TcpServer::StartLoopThread(LoopThread& slot) {
 
 absl::Status TcpServer::StartInBackground(std::string_view address) {
   absl::Status s = Listen(address);
-  if (!s.ok()) return s;
-  for (auto& slot : loops_) StartLoopThread(*slot);
-  return absl::OkStatus();
+  if (s.ok()) {
+    for (auto& slot : loops_) StartLoopThread(*slot);
+  }
+  set_up_.Notify();
+  return s;
 }
 
 absl::Status TcpServer::Start(std::string_view address) {
   absl::Status s = Listen(address);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    set_up_.Notify();
+    return s;
+  }
   blocking_.store(true);
   for (size_t i = 1; i < loops_.size(); ++i) StartLoopThread(*loops_[i]);
+  set_up_.Notify();
   loops_[0]->loop->Run();
   loops_[0]->exited.Notify();
   RequestStop();  // the other loops, if loop 0 ended first
@@ -278,13 +284,19 @@ bool TcpServer::OnLoopThread() const {
   return false;
 }
 
+void TcpServer::WaitUntilSetUp() {
+  if (started_.load()) set_up_.WaitForNotification();
+}
+
 void TcpServer::Stop() {
+  WaitUntilSetUp();
   RequestStop();
   if (OnLoopThread()) return;  // the Start() caller or destructor joins
   JoinThreads();
 }
 
 void TcpServer::Shutdown(absl::Duration timeout) {
+  WaitUntilSetUp();
   if (!started_.load() || loops_.empty() || stopping_.load()) {
     Stop();
     return;

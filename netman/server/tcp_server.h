@@ -210,6 +210,8 @@ class TcpServer {
   void OnConnectionClosed(Connection& connection, const absl::Status& reason);
   // Posts the shutdown to every loop (once); does not wait.
   void RequestStop();
+  // Blocks until a Start() in progress on another thread has set up.
+  void WaitUntilSetUp();
   bool OnLoopThread() const;
   void JoinThreads();
 
@@ -235,6 +237,10 @@ class TcpServer {
   std::atomic<uint64_t> next_id_{1};
   size_t next_loop_ = 0;  // loop 0 only
   Mutex join_mu_;
+  // Notified once Start()/StartInBackground() has built the loops and
+  // spawned their threads (or failed): Stop() and Shutdown() from another
+  // thread wait for it instead of racing with the set-up.
+  Notification set_up_;
 };
 
 }  // namespace netman
