@@ -19,11 +19,11 @@ Connection::Connection(EventLoop* loop, UniqueFd fd, uint64_t id,
                        const SocketAddress& peer, ConnectionHandler* handler,
                        const Packer* packer, const ConnectionLimits* limits)
     : loop_(loop),
+      fd_(std::move(fd)),
       handler_(handler),
       packer_(packer),
       limits_(limits),
       id_(id),
-      fd_(std::move(fd)),
       peer_(peer) {}
 
 Connection::~Connection() {
@@ -89,7 +89,7 @@ void Connection::HandleRead() {
 
   if (n > 0) {
     loop_->counters().bytes_read.Add(static_cast<uint64_t>(n));
-    Touch(loop_->iteration_time());  // heartbeat: any inbound byte counts
+    TouchUnixNanos(loop_->iteration_unix_nanos());  // heartbeat: any inbound byte counts
     // Replies produced while handling this read go into the loop's output
     // scratch buffer unless older output is still queued.
     if (output_.capacity() == 0) {

@@ -21,6 +21,7 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, const Clock* clock,
       clock_(clock),
       logger_(std::move(logger)),
       iteration_time_(clock->Now()),
+      iteration_unix_nanos_(absl::ToUnixNanos(iteration_time_)),
       read_buffer_(new char[kReadBufferSize]) {
   events_.reserve(256);
 }
@@ -76,6 +77,7 @@ void EventLoop::RunOnce(absl::Duration max_wait) {
   if (!IsInLoopThread()) BindToCurrentThread();
   absl::StatusOr<int> n = poller_->Wait(NextTimeout(max_wait), events_);
   iteration_time_ = clock_->Now();
+  iteration_unix_nanos_ = absl::ToUnixNanos(iteration_time_);
   if (!n.ok()) {
     logger_.Error("event loop: %s", n.status().ToString());
   } else {

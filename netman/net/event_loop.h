@@ -131,6 +131,9 @@ class EventLoop {
   // The clock reading taken when the current iteration's wait returned: a
   // cheap "now" for per-event bookkeeping (loop thread only).
   absl::Time iteration_time() const { return iteration_time_; }
+  // The same as absl::ToUnixNanos(iteration_time()), computed once per
+  // iteration.
+  int64_t iteration_unix_nanos() const { return iteration_unix_nanos_; }
   const Logger& logger() const { return logger_; }
   // Number of tasks queued from other threads (for tests and stats).
   size_t PendingRemoteTasks() const;
@@ -169,6 +172,7 @@ class EventLoop {
   IoCounters counters_;
   std::vector<PollEvent> events_;
   absl::Time iteration_time_;
+  int64_t iteration_unix_nanos_;
   std::unique_ptr<char[]> read_buffer_;
   Buffer output_scratch_;
 

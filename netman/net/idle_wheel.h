@@ -49,6 +49,9 @@ class IdleWheel {
 
     // Records activity at `now`.
     void Touch(absl::Time now) { last_active_ns_ = absl::ToUnixNanos(now); }
+    // The same with `now` as absl::ToUnixNanos(now), for per-read callers
+    // that have it at hand (abseil's time conversions are not inline).
+    void TouchUnixNanos(int64_t now_ns) { last_active_ns_ = now_ns; }
     absl::Time last_active() const { return absl::FromUnixNanos(last_active_ns_); }
     bool in_wheel() const { return next_ != nullptr; }
     // Leaves the wheel (no-op if not in one).
