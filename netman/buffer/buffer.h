@@ -103,6 +103,7 @@ class Buffer {
 
   // Clears and frees the storage.
   void Release() {
+    if (block_ == nullptr) return;  // the common case: skip the call into libc
     std::free(block_);
     block_ = nullptr;
   }

@@ -932,7 +932,7 @@ def main():
   parser.add_argument("--duration", type=float, help="seconds measured per point")
   parser.add_argument("--warmup", type=float, help="seconds of warm-up per point")
   parser.add_argument("--repeats", type=int, default=1, help="rounds per ordinary point")
-  parser.add_argument("--target_repeats", type=int, default=3,
+  parser.add_argument("--target_repeats", type=int, default=5,
                       help="rounds for the issue's target points")
   parser.add_argument("--memory_connections", type=int,
                       help="idle connections for the memory check (default 10000)")
