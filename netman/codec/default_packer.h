@@ -15,6 +15,7 @@
 #ifndef NETMAN_CODEC_DEFAULT_PACKER_H_
 #define NETMAN_CODEC_DEFAULT_PACKER_H_
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -60,19 +61,17 @@ class DefaultPacker final : public Packer {
     StoreLe32(id, header + 4);
   }
 
-  // Little-endian loads and stores at any alignment, on any host (compilers
-  // turn these into single moves on little-endian machines).
+  // Little-endian loads and stores at any alignment, on any host: one move
+  // each on little-endian machines.
   static uint32_t LoadLe32(const char* p) {
-    const auto* b = reinterpret_cast<const unsigned char*>(p);
-    return static_cast<uint32_t>(b[0]) | static_cast<uint32_t>(b[1]) << 8 |
-           static_cast<uint32_t>(b[2]) << 16 | static_cast<uint32_t>(b[3]) << 24;
+    uint32_t v;
+    std::memcpy(&v, p, sizeof(v));
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+    return v;
   }
   static void StoreLe32(uint32_t v, char* p) {
-    auto* b = reinterpret_cast<unsigned char*>(p);
-    b[0] = static_cast<unsigned char>(v);
-    b[1] = static_cast<unsigned char>(v >> 8);
-    b[2] = static_cast<unsigned char>(v >> 16);
-    b[3] = static_cast<unsigned char>(v >> 24);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+    std::memcpy(p, &v, sizeof(v));
   }
 };
 

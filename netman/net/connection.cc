@@ -14,6 +14,21 @@
 #include "netman/net/socket_ops.h"
 
 namespace netman {
+namespace {
+
+// Error statuses of the send paths, out of line: building one calls into
+// abseil, and keeping that out of Send() keeps its fast path small.
+[[gnu::cold, gnu::noinline]] absl::Status NotOpenError() {
+  return absl::FailedPreconditionError("connection is not open");
+}
+[[gnu::cold, gnu::noinline]] absl::Status OutputLimitClosedError() {
+  return absl::ResourceExhaustedError("output limit exceeded; connection closed");
+}
+[[gnu::cold, gnu::noinline]] absl::Status BodyTooLargeError() {
+  return absl::InvalidArgumentError("message body larger than 4 GiB");
+}
+
+}  // namespace
 
 Connection::Connection(EventLoop* loop, UniqueFd fd, uint64_t id,
                        const SocketAddress& peer, ConnectionHandler* handler,
@@ -271,22 +286,23 @@ void Connection::AfterFlush(size_t remaining) {
 }
 
 absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
-  if (body.size() > std::numeric_limits<uint32_t>::max()) {
-    return absl::InvalidArgumentError("message body larger than 4 GiB");
-  }
-  if (state() != State::kOpen) {
-    return absl::FailedPreconditionError("connection is not open");
-  }
+  if (body.size() > std::numeric_limits<uint32_t>::max()) return BodyTooLargeError();
+  if (state() != State::kOpen) return NotOpenError();
   if (loop_->IsInLoopThread()) {
     loop_->counters().messages_out.Add();
     packer_->Encode(message_id, body, output_);
     if (limits_ != nullptr && OutputNeedsLimitCheck() && !CheckOutputLimit()) {
-      return absl::ResourceExhaustedError("output limit exceeded; connection closed");
+      return OutputLimitClosedError();
     }
     // Inside a read, the read's own flush sends it.
     if (!in_read_) QueueFlush();
     return absl::OkStatus();
   }
+  return SendFromOtherThread(message_id, body);
+}
+
+absl::Status Connection::SendFromOtherThread(uint32_t message_id,
+                                             std::string_view body) {
   // Encode here, on the caller's thread; the loop only moves the frame in.
   Buffer frame;
   packer_->Encode(message_id, body, frame);
@@ -308,14 +324,10 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
 }
 
 absl::Status Connection::SendBytes(std::string_view bytes) {
-  if (state() != State::kOpen) {
-    return absl::FailedPreconditionError("connection is not open");
-  }
+  if (state() != State::kOpen) return NotOpenError();
   if (loop_->IsInLoopThread()) {
     AppendOutput(bytes);
-    return state() == State::kClosed
-               ? absl::ResourceExhaustedError("output limit exceeded; connection closed")
-               : absl::OkStatus();
+    return state() == State::kClosed ? OutputLimitClosedError() : absl::OkStatus();
   }
   Buffer copy;
   copy.Append(bytes);

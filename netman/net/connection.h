@@ -164,6 +164,10 @@ class Connection final : public IoHandler,
  private:
   void HandleRead();
   void HandleWrite();
+  // Send() from a thread other than the loop's: encodes here, posts the
+  // frame. Out of line so that the loop-thread path stays small.
+  [[gnu::noinline]] absl::Status SendFromOtherThread(uint32_t message_id,
+                                                     std::string_view body);
   // Writes queued output; arms write interest if the kernel will not take
   // it all. Loop thread only.
   void Flush();

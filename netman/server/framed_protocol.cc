@@ -11,73 +11,116 @@ FramedProtocol::FramedProtocol(const Packer* packer, const Router* router,
                                const Logger* logger, Options options,
                                Hooks hooks)
     : packer_(packer),
+      default_packer_(dynamic_cast<const DefaultPacker*>(packer)),
       router_(router),
       logger_(logger),
       options_(options),
       hooks_(std::move(hooks)) {}
 
+namespace {
+
+[[gnu::cold, gnu::noinline]] absl::Status OversizeError(uint64_t length,
+                                                       uint64_t limit) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "message body of ", length, " bytes exceeds the limit of ", limit));
+}
+
+[[gnu::cold, gnu::noinline]] absl::Status BadConsumeError(size_t consumed,
+                                                         size_t available) {
+  return absl::InternalError(
+      absl::StrCat("packer consumed ", consumed, " bytes of ", available));
+}
+
+}  // namespace
+
 absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
                                               std::string_view input) {
+  return default_packer_ != nullptr ? DecodeAndDispatch<true>(connection, input)
+                                    : DecodeAndDispatch<false>(connection, input);
+}
+
+template <bool kDefaultPacker>
+absl::StatusOr<size_t> FramedProtocol::DecodeAndDispatch(Connection& connection,
+                                                         std::string_view input) {
+  IoCounters& counters = connection.loop()->counters();
   size_t consumed = 0;
+  uint64_t messages = 0;
   DecodeResult r;
+  absl::Status status;
   // A handler may Close() the connection: stop at the next message then.
   while (connection.is_open()) {
     const std::string_view rest = input.substr(consumed);
-    absl::Status decoded = packer_->Decode(rest, &r);
-    if (!decoded.ok()) {
-      connection.loop()->counters().decode_errors.Add();
-      return decoded;
+    if constexpr (kDefaultPacker) {
+      // The common case, devirtualised so the header parse is inlined.
+      (void)default_packer_->DefaultPacker::Decode(rest, &r);
+    } else {
+      status = packer_->Decode(rest, &r);
+      if (!status.ok()) {
+        counters.decode_errors.Add();
+        break;
+      }
     }
     if (!r.complete) {
       if (options_.max_body != 0 && r.declared_body_length.has_value() &&
           *r.declared_body_length > options_.max_body) {
-        connection.loop()->counters().decode_errors.Add();
-        return absl::ResourceExhaustedError(
-            absl::StrCat("message body of ", *r.declared_body_length,
-                         " bytes exceeds the limit of ", options_.max_body));
+        counters.decode_errors.Add();
+        status = OversizeError(*r.declared_body_length, options_.max_body);
       }
       break;
     }
-    if (r.consumed == 0 || r.consumed > rest.size()) {
-      return absl::InternalError(absl::StrCat("packer consumed ", r.consumed,
-                                              " bytes of ", rest.size()));
+    if constexpr (!kDefaultPacker) {
+      if (r.consumed == 0 || r.consumed > rest.size()) {
+        status = BadConsumeError(r.consumed, rest.size());
+        break;
+      }
     }
     if (options_.max_body != 0 && r.message.body.size() > options_.max_body) {
-      connection.loop()->counters().decode_errors.Add();
-      return absl::ResourceExhaustedError(
-          absl::StrCat("message body of ", r.message.body.size(),
-                       " bytes exceeds the limit of ", options_.max_body));
+      counters.decode_errors.Add();
+      status = OversizeError(r.message.body.size(), options_.max_body);
+      break;
     }
     consumed += r.consumed;
-    connection.loop()->counters().messages_in.Add();
-    absl::Status s = Dispatch(connection, r.message);
-    if (!s.ok()) return s;
+    ++messages;
+    if (!Dispatch(connection, r.message, &status)) break;
   }
+  counters.messages_in.Add(messages);
+  if (!status.ok()) return status;
   return consumed;
 }
 
-absl::Status FramedProtocol::Dispatch(Connection& connection,
-                                      const Message& message) {
+bool FramedProtocol::Dispatch(Connection& connection, const Message& message,
+                              absl::Status* error) {
   Request request(connection, message);
   bool routed;
   try {
     routed = router_->Dispatch(request);
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("handler for message id ", message.id,
-                                            " threw: ", e.what()));
+    *error = HandlerThrew(message.id, e.what());
+    return false;
   } catch (...) {
-    return absl::InternalError(
-        absl::StrCat("handler for message id ", message.id, " threw"));
+    *error = HandlerThrew(message.id, nullptr);
+    return false;
   }
-  if (!routed) {
-    if (options_.close_on_unknown_id) {
-      return absl::NotFoundError(
-          absl::StrCat("no route for message id ", message.id));
-    }
-    logger_->Warning("connection %d (%s): no route for message id %d; dropped",
-                     connection.id(), connection.peer_address().ToString(),
-                     message.id);
+  if (!routed) [[unlikely]] {
+    *error = NoRoute(connection, message.id);
+    return error->ok();
   }
+  return true;
+}
+
+absl::Status FramedProtocol::HandlerThrew(uint32_t id, const char* what) {
+  return absl::InternalError(what != nullptr
+                                 ? absl::StrCat("handler for message id ", id,
+                                                " threw: ", what)
+                                 : absl::StrCat("handler for message id ", id, " threw"));
+}
+
+absl::Status FramedProtocol::NoRoute(Connection& connection, uint32_t id) {
+  if (options_.close_on_unknown_id) {
+    return absl::NotFoundError(absl::StrCat("no route for message id ", id));
+  }
+  logger_->Warning("connection %d (%s): no route for message id %d; dropped",
+                   connection.id(), connection.peer_address().ToString(), id);
   return absl::OkStatus();
 }
 

@@ -24,6 +24,7 @@
 #include <functional>
 
 #include "netman/base/log.h"
+#include "netman/codec/default_packer.h"
 #include "netman/codec/packer.h"
 #include "netman/net/connection.h"
 #include "netman/router/router.h"
@@ -54,9 +55,21 @@ class FramedProtocol final : public ConnectionHandler {
   void OnWriteComplete(Connection& connection) override;
 
  private:
-  absl::Status Dispatch(Connection& connection, const Message& message);
+  // OnData's loop; with kDefaultPacker the packer is `default_packer_`,
+  // called directly (its Decode is inline and never fails).
+  template <bool kDefaultPacker>
+  absl::StatusOr<size_t> DecodeAndDispatch(Connection& connection,
+                                           std::string_view input);
+  // Runs the route for `message`. False (with `*error` set) when the
+  // connection must close.
+  bool Dispatch(Connection& connection, const Message& message, absl::Status* error);
+  // The cold paths of Dispatch(), out of line to keep its frame small.
+  [[gnu::cold, gnu::noinline]] static absl::Status HandlerThrew(uint32_t id,
+                                                                const char* what);
+  [[gnu::cold, gnu::noinline]] absl::Status NoRoute(Connection& connection, uint32_t id);
 
   const Packer* const packer_;
+  const DefaultPacker* const default_packer_;  // packer_ if it is one, else null
   const Router* const router_;
   const Logger* const logger_;
   const Options options_;
