@@ -58,8 +58,7 @@ void Router::SetNotFoundHandler(Handler handler) {
   not_found_ = Route{std::move(handler), nullptr};
 }
 
-bool Router::Dispatch(Request& request) const {
-  const Route* route = Find(request.id());
+bool Router::DispatchWithMiddleware(Request& request, const Route* route) const {
   if (route == nullptr) {
     if (!not_found_.handler) return false;
     route = &not_found_;

@@ -116,7 +116,16 @@ class Router {
 
   // Runs the middleware chain and handler for the request's id (or the
   // not-found handler). Returns false when there is neither.
-  bool Dispatch(Request& request) const;
+  // Inline for the common case (a route with no middleware at all), which
+  // is then one lookup and one call from the framed protocol's loop.
+  bool Dispatch(Request& request) const {
+    const Route* route = Find(request.id());
+    if (route != nullptr && route->group == nullptr && middleware_.empty()) [[likely]] {
+      route->handler(request);
+      return true;
+    }
+    return DispatchWithMiddleware(request, route);
+  }
 
   size_t size() const { return count_; }
 
@@ -125,6 +134,10 @@ class Router {
   friend class Next;
   absl::Status AddRoute(uint32_t id, Handler handler, const RouteGroup* group);
   void Run(const Route& route, Request& request, size_t index) const;
+
+  // Dispatch() for a route with middleware, an unknown id (`route` null)
+  // and the not-found handler.
+  bool DispatchWithMiddleware(Request& request, const Route* route) const;
 
   std::vector<Route> dense_;  // grows to cover the largest dense id used
   absl::flat_hash_map<uint32_t, Route> sparse_;
