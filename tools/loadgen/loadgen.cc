@@ -6,19 +6,32 @@
 //           --duration=5 --warmup=1 --threads=1 [--verify_content]
 //   loadgen --port=8999 --idle --connections=10000 --idle_send_one
 //   --duration=30
+//   loadgen --port=9001 --mode=ws --ws_path=/echo --connections=100
+//           --pipeline=16 --size=64 --duration=5
 //
-// Load mode: the connections are opened first (at --connect_rate); once all
-// are settled (or --connect_timeout passed), every connection keeps
-// --pipeline requests in flight (closed loop): as replies arrive it sends as
-// many new requests, all of them in one write. Replies are checked as they are
-// parsed (id and length; every byte with --verify_content) and each one's
-// latency (reply read - request write) goes to a histogram. After --warmup
-// seconds the measurement window of
-// --duration seconds starts; the result is one JSON line on stdout (and in
-// --json_out). A progress line goes to stderr every second.
+// --mode picks the wire protocol (tools/loadgen/protocol.h): netman framing
+// (default), raw byte echo, or WebSocket (ws: each connection first upgrades
+// with an HTTP/1.1 request to --ws_path and checks the 101 response and its
+// Sec-WebSocket-Accept; then requests are binary frames of --size payload
+// bytes, masked with a random key per connection, and replies must be
+// unmasked binary frames of the same length). In ws mode the handshake is
+// part of opening a connection: a connection counts as connected (and as
+// settled) once its 101 response checked out, and a failed handshake is a
+// connect error.
 //
-// Idle mode (--idle): opens the connections (at --connect_rate), optionally
-// exchanges one message on each (--idle_send_one), prints
+// Load mode: the connections are opened first (at --connect_rate, with their
+// handshake in ws mode); once all are settled (or --connect_timeout passed),
+// every connection keeps --pipeline requests in flight (closed loop): as
+// replies arrive it sends as many new requests, all of them in one write.
+// Replies are checked as they are parsed (id and length, or frame header;
+// every byte with --verify_content) and each one's latency (reply read -
+// request write) goes to a histogram. After --warmup seconds the measurement
+// window of --duration seconds starts; the result is one JSON line on stdout
+// (and in --json_out). A progress line goes to stderr every second.
+//
+// Idle mode (--idle): opens the connections (at --connect_rate, with their
+// handshake in ws mode), optionally exchanges one message on each
+// (--idle_send_one), prints
 //   loadgen ready: open=<n> failed=<m>
 // on stdout once every connection is settled, holds them for --duration
 // seconds and reports how many stayed open. For more connections than one
@@ -34,10 +47,12 @@
 // epoll_ctl after connect, no re-polling of idle sockets); reads of up to
 // 256 KiB; replies parsed in place without copying; all new requests of a
 // connection sent with one write(2), from a pre-encoded buffer unless
-// --verify_content; no allocation on the steady-state path. Its user-space
-// work is a few percent of its CPU: nearly all of it is the kernel's TCP
-// work for the bytes it sends and receives. See docs/BENCHMARKS.md for how
-// this was checked.
+// --verify_content (in ws mode one buffer per connection, since its masking
+// key is part of the bytes; past 64 MiB of them per thread, requests are
+// encoded and masked per send instead); no allocation on the steady-state
+// path. Its user-space work is a few percent of its CPU: nearly all of it is
+// the kernel's TCP work for the bytes it sends and receives. See
+// docs/BENCHMARKS.md for how this was checked.
 //
 // Threading: the main thread parses flags, paces the phases and prints
 // progress; workers own their connections outright. They share only the
@@ -57,6 +72,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -64,6 +80,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,14 +102,19 @@ ABSL_FLAG(double, connect_rate, 0,
           "New connections per second over all threads; 0 = as fast as "
           "possible (at most 1024 connects in progress per thread).");
 ABSL_FLAG(int, pipeline, 1, "Requests in flight per connection.");
-ABSL_FLAG(int, size, 64, "Message body bytes (netman) or chunk bytes (raw).");
+ABSL_FLAG(int, size, 64,
+          "Message body bytes (netman), chunk bytes (raw) or frame payload "
+          "bytes (ws).");
 ABSL_FLAG(
     double, duration, 10,
     "Seconds to measure; in --idle mode, seconds to hold the connections.");
 ABSL_FLAG(double, warmup, 1, "Seconds of load before the measurement starts.");
 ABSL_FLAG(int, threads, 1, "Worker threads, each with its own epoll loop.");
 ABSL_FLAG(std::string, mode, "netman",
-          "netman (default framing), raw (byte echo), ws (not yet supported).");
+          "netman (default framing), raw (byte echo) or ws (WebSocket, RFC "
+          "6455: HTTP/1.1 upgrade, then masked binary frames).");
+ABSL_FLAG(std::string, ws_path, "/",
+          "ws mode: the path of the upgrade request (GET <path> HTTP/1.1).");
 ABSL_FLAG(uint32_t, id, 0,
           "Message id of requests (netman mode); replies must carry it.");
 ABSL_FLAG(bool, verify_content, false,
@@ -120,6 +142,9 @@ namespace {
 constexpr size_t kReadBufferSize = 256 * 1024;
 constexpr int kMaxEvents = 1024;
 constexpr int kMaxPendingConnectsPerThread = 1024;
+// ws mode: the most bytes of requests a thread pre-encodes per connection
+// (a pipeline's worth each); past it requests are encoded per send.
+constexpr size_t kMaxPreEncodedBytesPerThread = 64u << 20;
 
 enum Phase : int {
   kConnecting = 0,
@@ -157,8 +182,8 @@ class Counter {
 struct Counters {
   Counter messages;           // replies received and verified
   Counter bytes_in;           // reply bytes read
-  Counter connected;          // connections established
-  Counter connect_errors;     // socket()/connect() failures
+  Counter connected;          // connections established (ws: upgraded)
+  Counter connect_errors;     // socket()/connect()/handshake failures
   Counter settled;            // connections established or failed
   Counter replied_once;       // idle mode: connections that got their reply
   Counter verify_errors;      // replies that did not match their request
@@ -184,15 +209,22 @@ struct Shared {
 
 // One connection. Owned by one worker.
 struct Conn {
-  enum class State : uint8_t { kUnused, kConnecting, kOpen, kClosed };
+  // kOpening: TCP connected, the protocol's Opening (ws: the upgrade) not
+  // yet answered.
+  enum class State : uint8_t { kUnused, kConnecting, kOpening, kOpen, kClosed };
   int fd = -1;
   State state = State::kUnused;
   uint32_t inflight = 0;  // requests sent, replies not yet received
   uint32_t oldest = 0;    // ring index of the oldest in-flight send time
+  uint32_t mask_key = 0;  // ws: the masking key of every request
   uint64_t next_send_seq = 0;
   uint64_t* sent_at = nullptr;  // ring of `pipeline` send times (ns)
+  // ws: a pipeline's worth of this connection's requests, pre-encoded;
+  // nullptr when the worker's send buffer serves (or is encoded per send).
+  const char* requests = nullptr;
   ReplyCursor cursor;
-  std::string pending_out;  // what a short write left behind
+  std::unique_ptr<Opening> opening;  // only while kOpening
+  std::string pending_out;           // what a short write left behind
 };
 
 class Worker {
@@ -206,18 +238,37 @@ class Worker {
         send_times_(static_cast<size_t>(connections) *
                     static_cast<size_t>(config.pipeline)),
         connect_rate_(connect_rate),
-        read_buffer_(new char[kReadBufferSize]) {
+        read_buffer_(new char[kReadBufferSize]),
+        random_(std::random_device{}()) {
     for (size_t i = 0; i < conns_.size(); ++i) {
       conns_[i].sent_at =
           send_times_.data() + i * static_cast<size_t>(config.pipeline);
     }
     // Requests sent without --verify_content are all alike: encode one
-    // pipeline's worth once and send from it.
-    const size_t batch =
-        static_cast<size_t>(config.pipeline) * protocol.request_size();
+    // pipeline's worth once and send from it. In ws mode they are alike per
+    // connection (its masking key is fixed): one pipeline's worth per
+    // connection, unless that is too much memory.
+    const size_t pipeline = static_cast<size_t>(config.pipeline);
+    const size_t batch = pipeline * protocol.request_size();
     send_buffer_.resize(std::max<size_t>(batch, 1));
-    protocol_.EncodeRequests(0, static_cast<size_t>(config.pipeline),
-                             send_buffer_.data());
+    protocol_.EncodeRequests(0, pipeline, 0, send_buffer_.data());
+    encode_per_send_ = config.verify_content;
+    if (protocol.masks_requests()) {
+      for (Conn& c : conns_) c.mask_key = static_cast<uint32_t>(random_());
+      if (config.verify_content) {
+        // encoded per send anyway
+      } else if (batch > 0 &&
+                 conns_.size() <= kMaxPreEncodedBytesPerThread / batch) {
+        per_connection_requests_.reset(new char[conns_.size() * batch]);
+        for (size_t i = 0; i < conns_.size(); ++i) {
+          char* requests = per_connection_requests_.get() + i * batch;
+          protocol_.EncodeRequests(0, pipeline, conns_[i].mask_key, requests);
+          conns_[i].requests = requests;
+        }
+      } else {
+        encode_per_send_ = true;
+      }
+    }
   }
 
   void Start() {
@@ -271,10 +322,9 @@ class Worker {
           if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
           OnConnectDone(c);
         }
-        if (c.state != Conn::State::kOpen) continue;
+        if (!Active(c)) continue;
         if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) OnReadable(c);
-        if ((ev & EPOLLOUT) && c.state == Conn::State::kOpen &&
-            !c.pending_out.empty()) {
+        if ((ev & EPOLLOUT) && Active(c) && !c.pending_out.empty()) {
           OnWritable(c);
         }
       }
@@ -284,6 +334,11 @@ class Worker {
       c.fd = -1;
     }
     ::close(epoll_fd_);
+  }
+
+  // Connected: opening (ws handshake) or open.
+  static bool Active(const Conn& c) {
+    return c.state == Conn::State::kOpen || c.state == Conn::State::kOpening;
   }
 
   void NoteError(std::string error) {
@@ -331,6 +386,7 @@ class Worker {
       return;
     }
     c.state = Conn::State::kConnecting;
+    ++pending_connects_;  // before anything that may fail: ConnectFailed()
     // Edge-triggered, registered once for everything: the connect's
     // completion, replies, and room for a short write's remainder. No
     // epoll_ctl after this, and no re-polling of idle sockets by epoll_wait.
@@ -341,14 +397,20 @@ class Worker {
       ConnectFailed(c, absl::StrCat("epoll_ctl(ADD): ", std::strerror(errno)));
       return;
     }
-    ++pending_connects_;
   }
 
+  // A connection that did not open: connect() or its Opening failed.
   void ConnectFailed(Conn& c, std::string why) {
     if (c.fd >= 0) ::close(c.fd);
     c.fd = -1;
-    if (c.state == Conn::State::kConnecting) --pending_connects_;
+    if (c.state == Conn::State::kConnecting ||
+        c.state == Conn::State::kOpening) {
+      --pending_connects_;
+    }
     c.state = Conn::State::kClosed;
+    c.opening.reset();
+    c.pending_out.clear();
+    c.pending_out.shrink_to_fit();
     counters_.connect_errors.Add(1);
     counters_.settled.Add(1);
     NoteError(std::move(why));
@@ -363,21 +425,44 @@ class Worker {
       ConnectFailed(c, absl::StrCat("connect: ", std::strerror(error)));
       return;
     }
+    std::array<uint8_t, 16> nonce;
+    for (size_t i = 0; i < nonce.size(); i += 8) {
+      const uint64_t r = random_();
+      std::memcpy(nonce.data() + i, &r, 8);
+    }
+    c.opening = protocol_.NewOpening(nonce);
+    if (c.opening != nullptr) {
+      // Still opening (and counted in pending_connects_) until the server
+      // answers; OnReadable() takes it from here.
+      c.state = Conn::State::kOpening;
+      const std::string_view request = c.opening->request();
+      Write(c, request.data(), request.size());
+      return;
+    }
+    Opened(c);
+    StartRequests(c);
+  }
+
+  // The connection is open (connected, and through its Opening if any).
+  void Opened(Conn& c) {
     --pending_connects_;
+    c.opening.reset();
     c.state = Conn::State::kOpen;
     counters_.connected.Add(1);
+    // With --idle_send_one a connection settles with its reply (or failure).
+    if (!(config_.idle && config_.idle_send_one)) counters_.settled.Add(1);
+  }
+
+  // A newly open connection's first requests, per mode.
+  void StartRequests(Conn& c) {
+    if (c.state != Conn::State::kOpen) return;
     if (config_.idle) {
-      if (config_.idle_send_one) {
-        Send(c, 1);
-      } else {
-        counters_.settled.Add(1);
-      }
-    } else {
-      counters_.settled.Add(1);
+      if (config_.idle_send_one) Send(c, 1);
+    } else if (load_started_) {
       // Load starts once every connection is settled (see Run()), so the
       // measurement is not mixed with connection set-up; stragglers start
       // when they connect.
-      if (load_started_) Send(c, static_cast<uint32_t>(config_.pipeline));
+      Send(c, static_cast<uint32_t>(config_.pipeline));
     }
   }
 
@@ -400,7 +485,8 @@ class Worker {
       counter.Add(1);
       NoteError(std::move(why));
     }
-    if (config_.idle && config_.idle_send_one && c.inflight > 0) {
+    if (config_.idle && config_.idle_send_one &&
+        (c.inflight > 0 || c.next_send_seq == 0)) {
       counters_.settled.Add(1);  // it will never reply
     }
     ::close(c.fd);
@@ -414,26 +500,52 @@ class Worker {
   // Edge-triggered: reads until a read comes back short (then the socket was
   // drained, and later bytes raise a new edge).
   void OnReadable(Conn& c) {
-    while (c.state == Conn::State::kOpen) {
+    while (Active(c)) {
       const ssize_t n = ::read(c.fd, read_buffer_.get(), kReadBufferSize);
       if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n < 0 && errno == EINTR) continue;
-        Fail(c, counters_.unexpected_closes,
-             n == 0 ? std::string("server closed a connection")
-                    : absl::StrCat("read: ", std::strerror(errno)));
+        if (c.state == Conn::State::kOpening) {
+          ConnectFailed(
+              c, n == 0
+                     ? absl::StrCat("server closed a connection during its ",
+                                    std::string(protocol_.name()), " handshake")
+                     : absl::StrCat("read: ", std::strerror(errno)));
+        } else {
+          Fail(c, counters_.unexpected_closes,
+               n == 0 ? std::string("server closed a connection")
+                      : absl::StrCat("read: ", std::strerror(errno)));
+        }
         return;
       }
-      OnReplies(c, static_cast<size_t>(n));
+      const char* data = read_buffer_.get();
+      size_t len = static_cast<size_t>(n);
+      if (c.state == Conn::State::kOpening) {
+        absl::StatusOr<size_t> used = c.opening->Feed(data, len);
+        if (!used.ok()) {
+          ConnectFailed(c, std::string(used.status().message()));
+          return;
+        }
+        if (c.opening->done()) {
+          Opened(c);
+          data += *used;
+          len -= *used;
+          // Whatever followed the response is the reply stream's (nothing,
+          // from a well-behaved server: no request was sent yet).
+          if (len > 0) OnReplies(c, data, len);
+          StartRequests(c);
+        }
+      } else {
+        OnReplies(c, data, len);
+      }
       if (static_cast<size_t>(n) < kReadBufferSize) return;
     }
   }
 
-  void OnReplies(Conn& c, size_t n) {
+  void OnReplies(Conn& c, const char* data, size_t n) {
     const uint64_t now = MonoNs();
     counters_.bytes_in.Add(n);
-    absl::StatusOr<uint64_t> done =
-        protocol_.Consume(c.cursor, read_buffer_.get(), n);
+    absl::StatusOr<uint64_t> done = protocol_.Consume(c.cursor, data, n);
     if (!done.ok()) {
       Fail(c, counters_.verify_errors, std::string(done.status().message()));
       return;
@@ -472,10 +584,20 @@ class Worker {
     }
     c.inflight += k;
     const size_t len = static_cast<size_t>(k) * protocol_.request_size();
-    if (config_.verify_content)
-      protocol_.EncodeRequests(c.next_send_seq, k, send_buffer_.data());
-    c.next_send_seq += k;
     const char* data = send_buffer_.data();
+    if (encode_per_send_) {
+      protocol_.EncodeRequests(c.next_send_seq, k, c.mask_key,
+                               send_buffer_.data());
+    } else if (c.requests != nullptr) {
+      data = c.requests;
+    }
+    c.next_send_seq += k;
+    Write(c, data, len);
+  }
+
+  // Writes what the socket takes now; the rest goes when it has room again
+  // (an EPOLLOUT edge, OnWritable()).
+  void Write(Conn& c, const char* data, size_t len) {
     if (!c.pending_out.empty()) {
       c.pending_out.append(data, len);
       return;
@@ -484,14 +606,21 @@ class Worker {
     if (w == static_cast<ssize_t>(len)) return;
     if (w < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        Fail(c, counters_.unexpected_closes,
-             absl::StrCat("write: ", std::strerror(errno)));
+        WriteFailed(c);
         return;
       }
       w = 0;
     }
-    // The rest goes when the socket has room again (an EPOLLOUT edge).
     c.pending_out.assign(data + w, len - static_cast<size_t>(w));
+  }
+
+  void WriteFailed(Conn& c) {
+    std::string why = absl::StrCat("write: ", std::strerror(errno));
+    if (c.state == Conn::State::kOpening) {
+      ConnectFailed(c, std::move(why));
+    } else {
+      Fail(c, counters_.unexpected_closes, std::move(why));
+    }
   }
 
   void OnWritable(Conn& c) {
@@ -499,8 +628,7 @@ class Worker {
         ::send(c.fd, c.pending_out.data(), c.pending_out.size(), MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-      Fail(c, counters_.unexpected_closes,
-           absl::StrCat("write: ", std::strerror(errno)));
+      WriteFailed(c);
       return;
     }
     c.pending_out.erase(0, static_cast<size_t>(w));
@@ -515,6 +643,12 @@ class Worker {
   const double connect_rate_;
   std::unique_ptr<char[]> read_buffer_;
   std::vector<char> send_buffer_;
+  // ws mode: every connection's pre-encoded requests (Conn::requests).
+  std::unique_ptr<char[]> per_connection_requests_;
+  // Requests are encoded into send_buffer_ for every send (--verify_content,
+  // or ws mode past kMaxPreEncodedBytesPerThread).
+  bool encode_per_send_ = false;
+  std::mt19937_64 random_;  // masking keys and handshake nonces
   int epoll_fd_ = -1;
   size_t next_connect_ = 0;
   int pending_connects_ = 0;
@@ -657,6 +791,15 @@ int Main() {
   protocol_options.size = static_cast<size_t>(size);
   protocol_options.id = absl::GetFlag(FLAGS_id);
   protocol_options.verify_content = config.verify_content;
+  protocol_options.ws_path = absl::GetFlag(FLAGS_ws_path);
+  {
+    // The Host header: host[:port], an IPv6 literal in brackets.
+    std::string host = absl::GetFlag(FLAGS_host);
+    if (host.find(':') != std::string::npos && host.front() != '[')
+      host = absl::StrCat("[", host, "]");
+    protocol_options.ws_host =
+        absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
+  }
   absl::StatusOr<std::unique_ptr<Protocol>> protocol =
       CreateProtocol(mode, protocol_options);
   if (!protocol.ok()) {
@@ -882,9 +1025,13 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Load generator for netman servers: loadgen --port=8999 "
-      "--connections=100 "
-      "--pipeline=16 --size=64 --duration=5 [--idle]");
+      "Load generator for netman servers and the benchmark baselines:\n"
+      "  loadgen --port=8999 --connections=100 --pipeline=16 --size=64 "
+      "--duration=5 [--mode=netman|raw|ws] [--ws_path=/] [--verify_content]\n"
+      "  loadgen --port=8999 --idle --connections=10000 [--idle_send_one]\n"
+      "--mode=ws upgrades each connection (HTTP/1.1, RFC 6455) before its "
+      "first request, then sends masked binary frames of --size payload "
+      "bytes.");
   absl::ParseCommandLine(argc, argv);
   return netman::loadgen::Main();
 }

@@ -8,12 +8,17 @@
 #   * raw mode against the epoll baseline's raw echo;
 #   * idle mode with one message per connection: the "ready" line, then all
 #     connections still open at the end;
+#   * ws mode against the WebSocket baseline (ws_echo_server): 4 connections,
+#     pipeline 16, every reply byte verified, zero errors; and idle ws mode
+#     with one message per connection;
 #   * errors are counted, not fatal: --id=1 gets tcp_server's connection-count
-#     replies (wrong length), and a closed port gives connect errors; both
-#     still print the JSON line and exit 1;
-#   * --mode=ws is refused with "not yet supported" (exit 2).
+#     replies (wrong length), a closed port gives connect errors, and ws mode
+#     against a byte echo (which answers the upgrade with the request itself)
+#     gives handshake failures counted as connect errors; all still print the
+#     JSON line and exit 1;
+#   * a bad --ws_path is refused (exit 2).
 #
-#   python3 loadgen_smoke_test.py LOADGEN TCP_SERVER EPOLL_ECHO_SERVER
+#   python3 loadgen_smoke_test.py LOADGEN TCP_SERVER EPOLL_ECHO_SERVER WS_ECHO_SERVER
 
 import json
 import os
@@ -83,7 +88,7 @@ def check_clean_load(result, what):
 
 
 def main():
-  loadgen, tcp_server, epoll_server = sys.argv[1:4]
+  loadgen, tcp_server, epoll_server, ws_server = sys.argv[1:5]
   tmp = tempfile.mkdtemp()
   common = ["--connections=4", "--threads=2", "--duration=0.6", "--warmup=0.2",
             "--progress=true"]
@@ -96,6 +101,8 @@ def main():
     servers.append(epoll)
     raw, raw_port = start_server([epoll_server, "--host=127.0.0.1", "--port=0", "--mode=raw"])
     servers.append(raw)
+    ws, ws_port = start_server([ws_server, "--host=127.0.0.1", "--port=0"])
+    servers.append(ws)
 
     for name, port in (("tcp_server", netman_port), ("epoll_echo_server", epoll_port)):
       result, p = run_loadgen(loadgen, common + ["--port=%d" % port, "--pipeline=8",
@@ -111,6 +118,24 @@ def main():
                                                "--verify_content"], 0, tmp)
     check_clean_load(result, "raw mode")
     print("ok: raw mode: %.0f msgs/s" % result["msgs_per_s"])
+
+    result, _ = run_loadgen(loadgen, common + ["--port=%d" % ws_port, "--mode=ws",
+                                               "--ws_path=/echo", "--pipeline=16",
+                                               "--size=200", "--verify_content"], 0, tmp)
+    check_clean_load(result, "ws mode")
+    if result["mode"] != "ws":
+      raise TestFailure("ws mode: %s" % result)
+    print("ok: ws mode vs ws_echo_server: %.0f msgs/s, p99 %.1f us" %
+          (result["msgs_per_s"], result["latency_us"]["p99"]))
+
+    result, p = run_loadgen(loadgen, ["--port=%d" % ws_port, "--mode=ws", "--idle",
+                                      "--idle_send_one", "--connections=20",
+                                      "--duration=0.3"], 0, tmp)
+    if "loadgen ready: open=20 failed=0" not in p.stdout:
+      raise TestFailure("idle ws mode: no ready line: %r" % p.stdout)
+    if result["connections_open"] != 20 or result["latency_us"]["count"] != 20:
+      raise TestFailure("idle ws mode: %s" % result)
+    print("ok: idle ws mode")
 
     result, p = run_loadgen(loadgen, ["--port=%d" % netman_port, "--idle", "--idle_send_one",
                                       "--connections=20", "--duration=0.3"], 0, tmp)
@@ -133,11 +158,17 @@ def main():
       raise TestFailure("closed port: want 4 connect errors, got %s" % result)
     print("ok: connect errors counted")
 
-    p = subprocess.run([loadgen, "--port=%d" % netman_port, "--mode=ws"], capture_output=True,
-                       text=True, timeout=10)
-    if p.returncode != 2 or "not yet supported" not in p.stderr:
-      raise TestFailure("--mode=ws: exit %d, stderr %r" % (p.returncode, p.stderr))
-    print("ok: --mode=ws refused")
+    result, _ = run_loadgen(loadgen, common + ["--port=%d" % raw_port, "--mode=ws"], 1, tmp)
+    if (result["connect_errors"] != 4 or result["connections_open"] != 0 or
+        "ws handshake: not an HTTP response" not in result["first_error"]):
+      raise TestFailure("ws vs a byte echo: want 4 connect errors, got %s" % result)
+    print("ok: ws handshake failures counted: %s" % result["first_error"])
+
+    p = subprocess.run([loadgen, "--port=%d" % ws_port, "--mode=ws", "--ws_path=echo"],
+                       capture_output=True, text=True, timeout=10)
+    if p.returncode != 2 or "--ws_path must start with '/'" not in p.stderr:
+      raise TestFailure("--ws_path=echo: exit %d, stderr %r" % (p.returncode, p.stderr))
+    print("ok: a bad --ws_path refused")
   finally:
     for proc in servers:
       stop(proc)

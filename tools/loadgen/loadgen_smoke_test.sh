@@ -10,4 +10,4 @@ python="$(command -v python3 || true)"
 [[ -n "${python}" ]] || { echo "FAIL: python3 not found on PATH" >&2; exit 1; }
 exec "${python}" "${root}/tools/loadgen/loadgen_smoke_test.py" \
   "${root}/tools/loadgen/loadgen" "${root}/netman/server/tcp_server" \
-  "${root}/tools/bench/epoll_echo_server"
+  "${root}/tools/bench/epoll_echo_server" "${root}/tools/bench/ws_echo_server"

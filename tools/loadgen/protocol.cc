@@ -1,11 +1,21 @@
 // Copyright netman authors.
 #include "tools/loadgen/protocol.h"
 
+#include <openssl/base64.h>
+#include <openssl/sha.h>
+
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace netman::loadgen {
 namespace {
@@ -77,7 +87,7 @@ class NetmanProtocol final : public Protocol {
   size_t request_size() const override { return kHeaderSize + body_.size(); }
   size_t reply_size() const override { return request_size(); }
 
-  void EncodeRequests(uint64_t first_seq, size_t count,
+  void EncodeRequests(uint64_t first_seq, size_t count, uint32_t mask_key,
                       char* out) const override {
     for (size_t i = 0; i < count; ++i) {
       StoreLe32(static_cast<uint32_t>(body_.size()), out);
@@ -149,7 +159,7 @@ class RawProtocol final : public Protocol {
   size_t request_size() const override { return body_.size(); }
   size_t reply_size() const override { return body_.size(); }
 
-  void EncodeRequests(uint64_t first_seq, size_t count,
+  void EncodeRequests(uint64_t first_seq, size_t count, uint32_t mask_key,
                       char* out) const override {
     for (size_t i = 0; i < count; ++i)
       body_.Write(first_seq + i, out + i * body_.size());
@@ -181,7 +191,352 @@ class RawProtocol final : public Protocol {
   const Body body_;
 };
 
+// --- WebSocket (RFC 6455) ----------------------------------------------------
+
+static_assert(std::endian::native == std::endian::little,
+              "MaskPayload's word loop assumes a little-endian host");
+
+constexpr uint8_t kFin = 0x80;
+constexpr uint8_t kOpBinary = 0x2;
+constexpr uint8_t kMaskBit = 0x80;
+constexpr size_t kMaskKeySize = 4;
+// The longest opening response accepted (status line and headers).
+constexpr size_t kMaxOpeningResponse = 8192;
+
+// Writes a frame header (without the masking key) for a payload of `len`
+// bytes in the shortest length form, as RFC 6455 5.2 requires. Returns its
+// size: 2, 4 or 10 bytes.
+size_t EncodeFrameHeader(uint8_t first_byte, uint64_t len, bool masked,
+                         char* out) {
+  const uint8_t mask = masked ? kMaskBit : 0;
+  out[0] = static_cast<char>(first_byte);
+  if (len <= 125) {
+    out[1] = static_cast<char>(mask | len);
+    return 2;
+  }
+  if (len <= 0xffff) {
+    out[1] = static_cast<char>(mask | 126);
+    out[2] = static_cast<char>(len >> 8);
+    out[3] = static_cast<char>(len);
+    return 4;
+  }
+  out[1] = static_cast<char>(mask | 127);
+  for (int i = 0; i < 8; ++i)
+    out[2 + i] = static_cast<char>(len >> (56 - 8 * i));
+  return 10;
+}
+
+// XORs `n` payload bytes with the masking key (key byte i = key >> 8i),
+// eight bytes at a time.
+void MaskPayload(char* p, size_t n, uint32_t key) {
+  const uint64_t key8 = static_cast<uint64_t>(key) << 32 | key;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    w ^= key8;
+    std::memcpy(p + i, &w, 8);
+  }
+  for (; i < n; ++i) p[i] ^= static_cast<char>(key >> (8 * (i & 3)));
+}
+
+const char* OpcodeName(uint8_t opcode) {
+  switch (opcode) {
+    case 0x0:
+      return "continuation";
+    case 0x1:
+      return "text";
+    case 0x2:
+      return "binary";
+    case 0x8:
+      return "close";
+    case 0x9:
+      return "ping";
+    case 0xa:
+      return "pong";
+    default:
+      return "reserved";
+  }
+}
+
+// "FIN=1 opcode 0x2 (binary) unmasked length 64" from the first `n` bytes of
+// a frame header (n >= 2; a length whose extension is not among them is
+// shown by its 7-bit code).
+std::string DescribeFrameHeader(const char* h, size_t n) {
+  const auto b0 = static_cast<uint8_t>(h[0]);
+  const auto b1 = static_cast<uint8_t>(h[1]);
+  const uint8_t opcode = b0 & 0x0f;
+  std::string length;
+  const uint8_t code = b1 & 0x7f;
+  if (code <= 125) {
+    length = absl::StrCat(static_cast<int>(code));
+  } else if (code == 126 && n >= 4) {
+    length = absl::StrCat(static_cast<uint8_t>(h[2]) << 8 |
+                          static_cast<uint8_t>(h[3]));
+  } else if (code == 127 && n >= 10) {
+    uint64_t len = 0;
+    for (int i = 0; i < 8; ++i) len = len << 8 | static_cast<uint8_t>(h[2 + i]);
+    length = absl::StrCat(len);
+  } else {
+    length = absl::StrCat("code ", static_cast<int>(code));
+  }
+  return absl::StrFormat("FIN=%d%s opcode 0x%x (%s) %s length %s",
+                         (b0 & kFin) ? 1 : 0, (b0 & 0x70) ? " RSV set" : "",
+                         opcode, OpcodeName(opcode),
+                         (b1 & kMaskBit) ? "masked" : "unmasked", length);
+}
+
+std::string Base64(const uint8_t* data, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  const size_t len =
+      EVP_EncodeBlock(reinterpret_cast<uint8_t*>(out.data()), data, n);
+  out.resize(len);
+  return out;
+}
+
+// A short, printable excerpt of peer text for error messages.
+std::string Excerpt(absl::string_view s) {
+  return absl::CEscape(s.substr(0, 80));
+}
+
+// Whether a comma-separated header value holds `token` (case-insensitive).
+bool HasToken(absl::string_view value, absl::string_view token) {
+  for (absl::string_view t : absl::StrSplit(value, ',')) {
+    if (absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(t), token))
+      return true;
+  }
+  return false;
+}
+
+// The client side of the opening handshake (RFC 6455 4.1).
+class WsOpening final : public Opening {
+ public:
+  WsOpening(std::string_view path, std::string_view host,
+            const std::array<uint8_t, 16>& nonce)
+      : key_(Base64(nonce.data(), nonce.size())),
+        accept_(WebSocketAccept(key_)),
+        request_(absl::StrCat("GET ", std::string(path),
+                              " HTTP/1.1\r\nHost: ", std::string(host),
+                              "\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: ",
+                              key_, "\r\nSec-WebSocket-Version: 13\r\n\r\n")) {}
+
+  std::string_view request() const override { return request_; }
+  bool done() const override { return done_; }
+
+  absl::StatusOr<size_t> Feed(const char* data, size_t n) override {
+    if (done_) return 0;
+    const size_t old = response_.size();
+    // Only what can still belong to the headers is kept.
+    response_.append(data, std::min(n, kMaxOpeningResponse + 1 - old));
+    const size_t end = response_.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+    if (end == std::string::npos) {
+      if (response_.size() > kMaxOpeningResponse) {
+        return absl::DataLossError(absl::StrCat(
+            "ws handshake: no end of the response headers within ",
+            kMaxOpeningResponse, " bytes: \"", Excerpt(response_), "\""));
+      }
+      return n;
+    }
+    response_.resize(end + 4);
+    absl::Status s = Check();
+    if (!s.ok()) return s;
+    done_ = true;
+    const size_t used = response_.size() - old;
+    std::string().swap(response_);
+    return used;
+  }
+
+ private:
+  absl::Status Check() const {
+    std::vector<absl::string_view> lines = absl::StrSplit(
+        absl::string_view(response_.data(), response_.size() - 4), "\r\n");
+    const absl::string_view status_line = lines[0];
+    // "HTTP/1.1 101 Switching Protocols"
+    int status = 0;
+    if (!absl::StartsWith(status_line, "HTTP/1.") || status_line.size() < 12 ||
+        status_line[8] != ' ' || !absl::ascii_isdigit(status_line[9]) ||
+        !absl::ascii_isdigit(status_line[10]) ||
+        !absl::ascii_isdigit(status_line[11]) ||
+        (status_line.size() > 12 && status_line[12] != ' ')) {
+      return absl::DataLossError(
+          absl::StrCat("ws handshake: not an HTTP response: \"",
+                       Excerpt(status_line), "\""));
+    }
+    status = (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 +
+             (status_line[11] - '0');
+    if (status != 101) {
+      return absl::DataLossError(
+          absl::StrCat("ws handshake: server answered \"", Excerpt(status_line),
+                       "\", expected status 101"));
+    }
+    bool upgrade = false, connection = false;
+    absl::string_view accept;
+    bool have_accept = false;
+    for (size_t i = 1; i < lines.size(); ++i) {
+      const size_t colon = lines[i].find(':');
+      if (colon == absl::string_view::npos || colon == 0) {
+        return absl::DataLossError(absl::StrCat(
+            "ws handshake: malformed header line \"", Excerpt(lines[i]), "\""));
+      }
+      const absl::string_view name = lines[i].substr(0, colon);
+      const absl::string_view value =
+          absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
+      if (absl::EqualsIgnoreCase(name, "Upgrade")) {
+        upgrade = upgrade || HasToken(value, "websocket");
+      } else if (absl::EqualsIgnoreCase(name, "Connection")) {
+        connection = connection || HasToken(value, "upgrade");
+      } else if (absl::EqualsIgnoreCase(name, "Sec-WebSocket-Accept")) {
+        if (have_accept) {
+          return absl::DataLossError(
+              "ws handshake: more than one Sec-WebSocket-Accept header");
+        }
+        have_accept = true;
+        accept = value;
+      } else if ((absl::EqualsIgnoreCase(name, "Sec-WebSocket-Extensions") ||
+                  absl::EqualsIgnoreCase(name, "Sec-WebSocket-Protocol")) &&
+                 !value.empty()) {
+        return absl::DataLossError(absl::StrCat(
+            "ws handshake: the server chose ", std::string(name), ": \"",
+            Excerpt(value), "\", which the client did not offer"));
+      }
+    }
+    if (!upgrade) {
+      return absl::DataLossError(
+          "ws handshake: the 101 response has no \"Upgrade: websocket\"");
+    }
+    if (!connection) {
+      return absl::DataLossError(
+          "ws handshake: the 101 response has no \"Connection: Upgrade\"");
+    }
+    if (!have_accept) {
+      return absl::DataLossError(
+          "ws handshake: the 101 response has no Sec-WebSocket-Accept");
+    }
+    if (accept != accept_) {
+      return absl::DataLossError(
+          absl::StrCat("ws handshake: Sec-WebSocket-Accept is \"",
+                       Excerpt(accept), "\", expected \"", accept_, "\""));
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string key_;
+  const std::string accept_;
+  const std::string request_;
+  std::string response_;  // the response so far
+  bool done_ = false;
+};
+
+class WsProtocol final : public Protocol {
+ public:
+  explicit WsProtocol(const ProtocolOptions& options)
+      : verify_(options.verify_content),
+        body_(options.size),
+        path_(options.ws_path),
+        host_(options.ws_host) {
+    header_size_ = EncodeFrameHeader(kFin | kOpBinary, options.size,
+                                     /*masked=*/false, reply_header_.data());
+  }
+
+  std::string_view name() const override { return "ws"; }
+  size_t request_size() const override {
+    return header_size_ + kMaskKeySize + body_.size();
+  }
+  size_t reply_size() const override { return header_size_ + body_.size(); }
+  bool masks_requests() const override { return true; }
+
+  void EncodeRequests(uint64_t first_seq, size_t count, uint32_t mask_key,
+                      char* out) const override {
+    for (size_t i = 0; i < count; ++i) {
+      std::memcpy(out, reply_header_.data(), header_size_);
+      out[1] = static_cast<char>(out[1] | kMaskBit);
+      for (size_t k = 0; k < kMaskKeySize; ++k)
+        out[header_size_ + k] = static_cast<char>(mask_key >> (8 * k));
+      char* payload = out + header_size_ + kMaskKeySize;
+      body_.Write(first_seq + i, payload);
+      MaskPayload(payload, body_.size(), mask_key);
+      out += request_size();
+    }
+  }
+
+  std::unique_ptr<Opening> NewOpening(
+      const std::array<uint8_t, 16>& nonce) const override {
+    return std::make_unique<WsOpening>(path_, host_, nonce);
+  }
+
+  // Every reply must be the frame header of an unmasked, unfragmented binary
+  // frame of the request's length, in its shortest form: one fixed byte
+  // string, compared as a whole.
+  absl::StatusOr<uint64_t> Consume(ReplyCursor& c, const char* data,
+                                   size_t n) const override {
+    uint64_t done = 0;
+    size_t pos = 0;
+    const uint32_t header_size = static_cast<uint32_t>(header_size_);
+    while (pos < n) {
+      if (c.header_got < header_size) {
+        const char* header;
+        if (c.header_got == 0 && n - pos >= header_size) {
+          header = data + pos;  // the common case: parse in place
+          pos += header_size;
+        } else {
+          const size_t take =
+              std::min<size_t>(header_size - c.header_got, n - pos);
+          std::memcpy(c.header.data() + c.header_got, data + pos, take);
+          c.header_got += static_cast<uint32_t>(take);
+          pos += take;
+          if (c.header_got < header_size) break;
+          header = c.header.data();
+        }
+        c.header_got = header_size;
+        if (std::memcmp(header, reply_header_.data(), header_size) != 0) {
+          return absl::DataLossError(absl::StrCat(
+              "reply ", c.next_seq, ": frame ",
+              DescribeFrameHeader(header, header_size), ", expected ",
+              DescribeFrameHeader(reply_header_.data(), header_size)));
+        }
+        c.body_len = body_.size();
+        c.body_got = 0;
+      }
+      const size_t take = static_cast<size_t>(
+          std::min<uint64_t>(c.body_len - c.body_got, n - pos));
+      if (verify_ && take > 0 &&
+          !body_.Matches(c.next_seq, c.body_got, data + pos, take)) {
+        return ContentMismatch(c.next_seq, c.body_got);
+      }
+      c.body_got += take;
+      pos += take;
+      if (c.body_got == c.body_len) {
+        ++done;
+        ++c.next_seq;
+        c.header_got = 0;
+        c.body_got = 0;
+      }
+    }
+    return done;
+  }
+
+ private:
+  const bool verify_;
+  const Body body_;
+  const std::string path_;
+  const std::string host_;
+  std::array<char, 10> reply_header_{};
+  size_t header_size_ = 0;
+};
+
 }  // namespace
+
+std::string WebSocketAccept(std::string_view key) {
+  static constexpr std::string_view kGuid =
+      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  std::string input(key);
+  input.append(kGuid);
+  uint8_t digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const uint8_t*>(input.data()), input.size(), digest);
+  return Base64(digest, sizeof(digest));
+}
 
 absl::StatusOr<std::unique_ptr<Protocol>> CreateProtocol(
     std::string_view mode, const ProtocolOptions& options) {
@@ -200,11 +555,19 @@ absl::StatusOr<std::unique_ptr<Protocol>> CreateProtocol(
     return std::unique_ptr<Protocol>(new RawProtocol(options));
   }
   if (mode == "ws") {
-    // The extension point: a WebSocket Protocol lands with netman's
-    // WebSocket support (issue 4 asks for it then).
-    return absl::UnimplementedError(
-        "--mode=ws (WebSocket) is not yet supported: netman has no WebSocket "
-        "server yet; use --mode=netman or --mode=raw");
+    const std::string& path = options.ws_path;
+    const bool path_ok = !path.empty() && path[0] == '/' &&
+                         std::none_of(path.begin(), path.end(), [](char ch) {
+                           const auto u = static_cast<unsigned char>(ch);
+                           return u <= 0x20 || u == 0x7f;
+                         });
+    if (!path_ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--ws_path must start with '/' and hold no spaces or control "
+          "characters: \"",
+          absl::CEscape(path), "\""));
+    }
+    return std::unique_ptr<Protocol>(new WsProtocol(options));
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown --mode=", std::string(mode), " (want netman, raw or ws)"));

@@ -1,0 +1,718 @@
+// Copyright netman authors.
+//
+// ws_echo_server: the WebSocket benchmark ceiling. A minimal epoll server
+// that speaks just enough RFC 6455 to echo: what the kernel and the hardware
+// allow for WebSocket echo, to compare a WebSocket server against the way
+// epoll_echo_server.cc is the ceiling for netman's framing (loadgen
+// --mode=ws measures both).
+//
+//   ws_echo_server --port=0 --threads=1        # prints "... listening on"
+//
+// What it speaks: an HTTP/1.1 upgrade on any path (GET, "Upgrade: websocket",
+// a "Connection" header with the "Upgrade" token, "Sec-WebSocket-Version: 13"
+// and a Sec-WebSocket-Key of 16 bytes) is answered with 101 Switching
+// Protocols and its Sec-WebSocket-Accept; anything else with 400 (426 for
+// another version) and a close. Then every text or binary message is echoed
+// as an unmasked frame with the same opcode, a ping is answered with a pong,
+// a pong is ignored, and a close is answered with a close (echoing its status
+// code) before the connection is closed.
+//
+// A baseline, not a production server: only single-frame messages (a
+// fragmented message, an unmasked client frame, RSV bits, an unknown opcode,
+// a control frame over 125 bytes or a payload over --max_payload fail the
+// connection: a close frame with status 1002, then the close), no UTF-8
+// validation of text, no extensions or subprotocols, no timeouts. Peer input
+// never crashes it, and any read split works (a handshake or a frame header
+// across reads, several frames per read).
+//
+// What it does per readable connection, as epoll_echo_server.cc does: one
+// read(2) of up to 256 KiB into a per-thread buffer; complete frames parsed
+// in place; every reply (header encoded, payload unmasked while copied)
+// appended to one per-thread output buffer; one write(2) for all of them.
+// Only what cannot be handled now stays with the connection: the bytes of an
+// incomplete handshake or frame, or replies the socket did not take (then
+// reading pauses above 4 MiB of them). An idle connection is a 64-byte
+// struct and nothing else.
+//
+// --threads=N runs N independent copies of the loop, each with its own
+// SO_REUSEPORT listening socket (the kernel spreads connections over them).
+//
+// Threading: each loop thread owns its listening socket, epoll set and
+// connections; nothing is shared between threads. SIGINT/SIGTERM end the
+// process (no graceful close: it is a benchmark baseline).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/base64.h>
+#include <openssl/sha.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "IPv4 address to listen on.");
+ABSL_FLAG(int, port, 9001, "TCP port (0 = any free port).");
+ABSL_FLAG(int, threads, 1, "Independent event loops (SO_REUSEPORT).");
+ABSL_FLAG(uint64_t, max_payload, 64u << 20,
+          "Largest accepted frame payload; larger fails the connection.");
+
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "UnmaskCopy's word loop assumes a little-endian host");
+
+constexpr size_t kReadBufferSize = 256 * 1024;
+constexpr size_t kMaxPendingOutput = 4u << 20;
+constexpr int kMaxEvents = 1024;
+// The longest upgrade request accepted (request line and headers).
+constexpr size_t kMaxHandshake = 8192;
+
+constexpr uint8_t kFin = 0x80;
+constexpr uint8_t kOpText = 0x1;
+constexpr uint8_t kOpBinary = 0x2;
+constexpr uint8_t kOpClose = 0x8;
+constexpr uint8_t kOpPing = 0x9;
+constexpr uint8_t kOpPong = 0xa;
+constexpr uint16_t kStatusProtocolError = 1002;
+
+constexpr std::string_view kBadRequest =
+    "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+    "Content-Length: 0\r\n\r\n";
+constexpr std::string_view kUpgradeRequired =
+    "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"
+    "Connection: close\r\nContent-Length: 0\r\n\r\n";
+
+// --- the opening handshake (RFC 6455 4.2) ------------------------------------
+
+char AsciiLower(char ch) {
+  return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Whether a comma-separated header value holds `token` (case-insensitive).
+bool HasToken(std::string_view value, std::string_view token) {
+  while (true) {
+    const size_t comma = value.find(',');
+    if (EqualsIgnoreCase(Trim(value.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) return false;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// Checks an upgrade request (request line and headers, without the final
+// empty line's CRLF) and returns its Sec-WebSocket-Key; on failure returns
+// an empty key and sets `*refusal` to the HTTP response to send.
+std::string_view ParseUpgrade(std::string_view request,
+                              std::string_view* refusal) {
+  *refusal = kBadRequest;
+  const size_t eol = request.find("\r\n");
+  const std::string_view request_line = request.substr(0, eol);
+  // "GET <target> HTTP/1.1", the target without spaces.
+  constexpr std::string_view kVersion = " HTTP/1.1";
+  if (request_line.size() < 4 + 1 + kVersion.size() ||
+      request_line.substr(0, 4) != "GET " ||
+      request_line.substr(request_line.size() - kVersion.size()) != kVersion ||
+      request_line.substr(4, request_line.size() - 4 - kVersion.size())
+              .find(' ') != std::string_view::npos) {
+    return {};
+  }
+  bool upgrade = false, connection = false, version = false,
+       any_version = false;
+  std::string_view key;
+  std::string_view headers = eol == std::string_view::npos
+                                 ? std::string_view()
+                                 : request.substr(eol + 2);
+  while (!headers.empty()) {
+    const size_t end = headers.find("\r\n");
+    const std::string_view line = headers.substr(0, end);
+    headers = end == std::string_view::npos ? std::string_view()
+                                            : headers.substr(end + 2);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return {};
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = Trim(line.substr(colon + 1));
+    if (EqualsIgnoreCase(name, "Upgrade")) {
+      upgrade = upgrade || HasToken(value, "websocket");
+    } else if (EqualsIgnoreCase(name, "Connection")) {
+      connection = connection || HasToken(value, "upgrade");
+    } else if (EqualsIgnoreCase(name, "Sec-WebSocket-Version")) {
+      any_version = true;
+      version = version || value == "13";
+    } else if (EqualsIgnoreCase(name, "Sec-WebSocket-Key")) {
+      if (!key.empty()) return {};
+      key = value;
+    }
+  }
+  if (!upgrade || !connection) return {};
+  if (!version) {
+    if (any_version) *refusal = kUpgradeRequired;
+    return {};
+  }
+  // The key must be the base64 of 16 bytes (24 characters).
+  uint8_t nonce[18];
+  size_t nonce_len = 0;
+  if (key.size() != 24 ||
+      !EVP_DecodeBase64(nonce, &nonce_len, sizeof(nonce),
+                        reinterpret_cast<const uint8_t*>(key.data()),
+                        key.size()) ||
+      nonce_len != 16) {
+    return {};
+  }
+  *refusal = {};
+  return key;
+}
+
+// Writes the 101 response for `key` to `out` (at most kMaxResponse bytes);
+// returns its size.
+constexpr size_t kMaxResponse = 160;
+size_t SwitchingProtocols(std::string_view key, char* out) {
+  constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  char input[24 + kGuid.size()];
+  std::memcpy(input, key.data(), key.size());  // 24 bytes, checked
+  std::memcpy(input + key.size(), kGuid.data(), kGuid.size());
+  uint8_t digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const uint8_t*>(input), key.size() + kGuid.size(),
+       digest);
+  char accept[32];  // 28 characters and a NUL
+  EVP_EncodeBlock(reinterpret_cast<uint8_t*>(accept), digest, sizeof(digest));
+  const int n = std::snprintf(out, kMaxResponse,
+                              "HTTP/1.1 101 Switching Protocols\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Accept: %s\r\n\r\n",
+                              accept);
+  return static_cast<size_t>(n);
+}
+
+// --- frames (RFC 6455 5.2) ---------------------------------------------------
+
+enum class Parse { kNeedMore, kBad, kFrame };
+
+// Size of a masked frame's header (mask key included) from its second byte.
+size_t HeaderSize(uint8_t b1) {
+  const uint8_t code = b1 & 0x7f;
+  return 2 + (code == 126 ? 2 : code == 127 ? 8 : 0) + 4;
+}
+
+// Looks at the `len` bytes of a client frame at `p`. kBad as soon as the
+// bytes show a frame this server refuses; kFrame once the whole header is
+// there (the payload may still be incomplete), with its size and the
+// payload length.
+Parse ParseHeader(const char* p, size_t len, uint64_t max_payload,
+                  size_t* header_size, uint64_t* payload_len) {
+  if (len == 0) return Parse::kNeedMore;
+  const auto b0 = static_cast<uint8_t>(p[0]);
+  const bool fin = (b0 & kFin) != 0;
+  if ((b0 & 0x70) != 0) return Parse::kBad;  // RSV bits: no extensions
+  switch (b0 & 0x0f) {
+    case kOpText:
+    case kOpBinary:
+    case kOpClose:
+    case kOpPing:
+    case kOpPong:
+      if (!fin) return Parse::kBad;  // fragmented: not supported / illegal
+      break;
+    default:
+      return Parse::kBad;  // continuation (no fragmentation) or reserved
+  }
+  if (len < 2) return Parse::kNeedMore;
+  const auto b1 = static_cast<uint8_t>(p[1]);
+  if ((b1 & 0x80) == 0) return Parse::kBad;  // clients must mask
+  const uint8_t code = b1 & 0x7f;
+  if ((b0 & 0x08) != 0 && code > 125) return Parse::kBad;  // control frame
+  const size_t size = HeaderSize(b1);
+  if (len < size) return Parse::kNeedMore;
+  uint64_t payload = code;
+  if (code == 126) {
+    payload = static_cast<uint64_t>(static_cast<uint8_t>(p[2])) << 8 |
+              static_cast<uint8_t>(p[3]);
+  } else if (code == 127) {
+    payload = 0;
+    for (int i = 0; i < 8; ++i)
+      payload = payload << 8 | static_cast<uint8_t>(p[2 + i]);
+  }
+  if (payload > max_payload) return Parse::kBad;  // also the 64-bit MSB rule
+  *header_size = size;
+  *payload_len = payload;
+  return Parse::kFrame;
+}
+
+// Writes an unmasked frame header; returns its size (2, 4 or 10 bytes).
+size_t EncodeHeader(uint8_t b0, uint64_t len, char* out) {
+  out[0] = static_cast<char>(b0);
+  if (len <= 125) {
+    out[1] = static_cast<char>(len);
+    return 2;
+  }
+  if (len <= 0xffff) {
+    out[1] = 126;
+    out[2] = static_cast<char>(len >> 8);
+    out[3] = static_cast<char>(len);
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; ++i)
+    out[2 + i] = static_cast<char>(len >> (56 - 8 * i));
+  return 10;
+}
+
+// dst[i] = src[i] ^ key[i % 4], eight bytes at a time.
+void UnmaskCopy(char* dst, const char* src, size_t n, const char* key) {
+  uint32_t key4;
+  std::memcpy(&key4, key, 4);
+  const uint64_t key8 = static_cast<uint64_t>(key4) << 32 | key4;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, src + i, 8);
+    w ^= key8;
+    std::memcpy(dst + i, &w, 8);
+  }
+  for (; i < n; ++i) dst[i] = static_cast<char>(src[i] ^ key[i & 3]);
+}
+
+struct Conn {
+  int fd = -1;
+  bool reading = true;
+  bool writing = false;
+  bool upgraded = false;  // the 101 went out: frames from now on
+  bool closing = false;   // close once `out` is flushed
+  std::vector<char> in;   // bytes of an incomplete handshake or frame
+  std::vector<char> out;  // replies the socket did not take yet
+};
+
+class Loop {
+ public:
+  Loop(int listen_fd, uint64_t max_payload)
+      : listen_fd_(listen_fd),
+        max_payload_(max_payload),
+        read_buffer_(new char[kReadBufferSize]),
+        output_capacity_(kReadBufferSize + kReadBufferSize / 8),
+        output_(new char[output_capacity_]) {}
+
+  void Run() {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the listening socket
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    struct epoll_event events[kMaxEvents];
+    while (true) {
+      const int n =
+          epoll_wait(epoll_fd_, events, kMaxEvents, accept_paused_ ? 100 : -1);
+      if (n == 0 && accept_paused_) SetAccepting(true);
+      for (int i = 0; i < n; ++i) {
+        Conn* c = static_cast<Conn*>(events[i].data.ptr);
+        if (c == nullptr) {
+          Accept();
+          continue;
+        }
+        const uint32_t e = events[i].events;
+        if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+          if (!c->reading) {  // closing with output pending: give up
+            Close(c);
+            continue;
+          }
+          if (!OnReadable(c)) continue;  // closed
+        }
+        if (e & EPOLLOUT) OnWritable(c);
+      }
+    }
+  }
+
+ private:
+  void SetAccepting(bool on) {
+    accept_paused_ = !on;
+    struct epoll_event ev = {};
+    ev.events = on ? uint32_t{EPOLLIN} : 0u;
+    ev.data.ptr = nullptr;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+  }
+
+  void Accept() {
+    for (int i = 0; i < 1024; ++i) {
+      const int fd =
+          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+          SetAccepting(false);  // retried after 100 ms or a close
+        }
+        return;
+      }
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      Conn* c = new Conn;
+      c->fd = fd;
+      struct epoll_event ev = {};
+      ev.events = EPOLLIN;
+      ev.data.ptr = c;
+      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        ::close(fd);
+        delete c;
+      }
+    }
+  }
+
+  void Close(Conn* c) {
+    ::close(c->fd);  // also leaves the epoll set
+    delete c;
+    if (accept_paused_) SetAccepting(true);
+  }
+
+  void UpdateInterest(Conn* c) {
+    struct epoll_event ev = {};
+    ev.events = (c->reading ? uint32_t{EPOLLIN} : 0u) |
+                (c->writing ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.ptr = c;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+  }
+
+  // Room for `n` more bytes in the output buffer; returns where they go.
+  char* Reserve(size_t n) {
+    const size_t need = output_size_ + n;
+    if (need > output_capacity_) {
+      const size_t capacity = std::max(need, 2 * output_capacity_);
+      std::unique_ptr<char[]> grown(new char[capacity]);
+      std::memcpy(grown.get(), output_.get(), output_size_);
+      output_ = std::move(grown);
+      output_capacity_ = capacity;
+    }
+    return output_.get() + output_size_;
+  }
+
+  void Append(std::string_view bytes) {
+    std::memcpy(Reserve(bytes.size()), bytes.data(), bytes.size());
+    output_size_ += bytes.size();
+  }
+
+  // Appends an unmasked frame whose payload is the masked `len` bytes at
+  // `payload`, unmasked with `key`.
+  void AppendFrame(uint8_t b0, const char* payload, uint64_t len,
+                   const char* key) {
+    char* p = Reserve(10 + len);
+    const size_t header = EncodeHeader(b0, len, p);
+    UnmaskCopy(p + header, payload, len, key);
+    output_size_ += header + len;
+  }
+
+  // Fails the connection (status 1002) once the replies so far are out.
+  void ProtocolError(Conn* c) {
+    const char close[4] = {static_cast<char>(kFin | kOpClose), 2,
+                           static_cast<char>(kStatusProtocolError >> 8),
+                           static_cast<char>(kStatusProtocolError & 0xff)};
+    Append(std::string_view(close, sizeof(close)));
+    c->closing = true;
+  }
+
+  // Replies to one complete frame (already checked by ParseHeader).
+  void OnFrame(Conn* c, const char* frame, size_t header_size,
+               uint64_t payload_len) {
+    const auto b0 = static_cast<uint8_t>(frame[0]);
+    const char* key = frame + header_size - 4;
+    const char* payload = frame + header_size;
+    switch (b0 & 0x0f) {
+      case kOpText:
+      case kOpBinary:
+        AppendFrame(b0, payload, payload_len, key);
+        break;
+      case kOpPing:
+        AppendFrame(kFin | kOpPong, payload, payload_len, key);
+        break;
+      case kOpPong:
+        break;  // unsolicited: ignored
+      case kOpClose:
+        // Echo the status code (not the reason); a 1-byte body is an error.
+        if (payload_len == 1) {
+          ProtocolError(c);
+        } else {
+          AppendFrame(kFin | kOpClose, payload,
+                      std::min<uint64_t>(payload_len, 2), key);
+          c->closing = true;
+        }
+        break;
+    }
+  }
+
+  enum class Step { kOk, kBad };
+
+  // Completes the frame pending in c->in with the bytes it still needs.
+  Step CompletePending(Conn* c, const char*& p, size_t& len) {
+    std::vector<char>& in = c->in;
+    while (true) {
+      size_t header_size = 0;
+      uint64_t payload_len = 0;
+      const Parse r = ParseHeader(in.data(), in.size(), max_payload_,
+                                  &header_size, &payload_len);
+      if (r == Parse::kBad) return Step::kBad;
+      const size_t need = r == Parse::kFrame ? header_size + payload_len
+                          : in.size() < 2
+                              ? 2
+                              : HeaderSize(static_cast<uint8_t>(in[1]));
+      if (r == Parse::kFrame && in.size() == need) {
+        OnFrame(c, in.data(), header_size, payload_len);
+        std::vector<char>().swap(in);  // idle connections hold nothing
+        return Step::kOk;
+      }
+      if (len == 0) return Step::kOk;
+      const size_t take = std::min(need - in.size(), len);
+      in.insert(in.end(), p, p + take);
+      p += take;
+      len -= take;
+    }
+  }
+
+  // Handles the upgrade request once it is complete (in c->in, or at the
+  // start of the read); `p` and `len` then skip past it. Returns false while
+  // it is incomplete (its bytes so far are in c->in) and when it was refused
+  // (the refusal is in the output, c->closing is set).
+  bool Handshake(Conn* c, const char*& p, size_t& len) {
+    std::vector<char>& in = c->in;
+    std::string_view request;
+    if (in.empty()) {  // the common case: the whole request in one read
+      const char* end = static_cast<const char*>(memmem(p, len, "\r\n\r\n", 4));
+      if (end == nullptr) {
+        in.assign(p, p + len);
+        len = 0;
+        return false;
+      }
+      const size_t size = static_cast<size_t>(end - p) + 4;
+      request = std::string_view(p, size);
+      p += size;
+      len -= size;
+    } else {
+      const size_t old = in.size();
+      in.insert(in.end(), p, p + len);
+      const size_t from = old >= 3 ? old - 3 : 0;
+      const char* end = static_cast<const char*>(
+          memmem(in.data() + from, in.size() - from, "\r\n\r\n", 4));
+      if (end == nullptr) {
+        len = 0;
+        return false;
+      }
+      in.resize(static_cast<size_t>(end - in.data()) + 4);
+      const size_t used = in.size() - old;
+      p += used;
+      len -= used;
+      request = std::string_view(in.data(), in.size());
+    }
+    std::string_view refusal = kBadRequest;
+    const std::string_view key =
+        request.size() > kMaxHandshake
+            ? std::string_view()
+            : ParseUpgrade(request.substr(0, request.size() - 2), &refusal);
+    if (key.empty()) {
+      Append(refusal);
+      c->closing = true;
+      return false;
+    }
+    output_size_ += SwitchingProtocols(key, Reserve(kMaxResponse));
+    std::vector<char>().swap(in);
+    c->upgraded = true;
+    return true;
+  }
+
+  // Returns false when the connection was closed.
+  bool OnReadable(Conn* c) {
+    const ssize_t n = ::read(c->fd, read_buffer_.get(), kReadBufferSize);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+      Close(c);
+      return false;
+    }
+    const char* p = read_buffer_.get();
+    size_t len = static_cast<size_t>(n);
+    output_size_ = 0;
+    if (!c->upgraded) {
+      if (!Handshake(c, p, len) && !c->closing) {
+        if (c->in.size() > kMaxHandshake) {  // no end of headers in sight
+          Close(c);
+          return false;
+        }
+        return true;
+      }
+    } else if (!c->in.empty()) {
+      if (CompletePending(c, p, len) == Step::kBad) ProtocolError(c);
+    }
+    while (len > 0 && !c->closing) {
+      size_t header_size = 0;
+      uint64_t payload_len = 0;
+      const Parse r =
+          ParseHeader(p, len, max_payload_, &header_size, &payload_len);
+      if (r == Parse::kBad) {
+        ProtocolError(c);
+        break;
+      }
+      if (r == Parse::kNeedMore || len - header_size < payload_len) break;
+      OnFrame(c, p, header_size, payload_len);
+      p += header_size + payload_len;
+      len -= header_size + payload_len;
+    }
+    if (c->closing) {
+      std::vector<char>().swap(c->in);  // whatever follows is ignored
+    } else if (len > 0) {
+      c->in.assign(p, p + len);
+    }
+    if (output_size_ > 0) Write(c, output_.get(), output_size_);
+    if (c != nullptr && c->closing && c->out.empty()) {
+      Close(c);
+      c = nullptr;
+    }
+    return c != nullptr;
+  }
+
+  // One write for everything this read produced; the rest waits for EPOLLOUT.
+  void Write(Conn*& c, const char* data, size_t len) {
+    if (!c->out.empty()) {
+      c->out.insert(c->out.end(), data, data + len);
+    } else {
+      ssize_t w = ::send(c->fd, data, len, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+          Close(c);
+          c = nullptr;
+          return;
+        }
+        w = 0;
+      }
+      if (static_cast<size_t>(w) == len) return;
+      c->out.assign(data + w, data + len);
+    }
+    c->writing = true;
+    if (c->out.size() > kMaxPendingOutput || c->closing) c->reading = false;
+    UpdateInterest(c);
+  }
+
+  void OnWritable(Conn* c) {
+    const ssize_t w = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EINTR) Close(c);
+      return;
+    }
+    c->out.erase(c->out.begin(), c->out.begin() + w);
+    if (c->out.empty()) {
+      if (c->closing) {
+        Close(c);
+        return;
+      }
+      std::vector<char>().swap(c->out);
+      c->writing = false;
+      c->reading = true;
+      UpdateInterest(c);
+    } else if (!c->reading && !c->closing &&
+               c->out.size() <= kMaxPendingOutput / 2) {
+      c->reading = true;
+      UpdateInterest(c);
+    }
+  }
+
+  const int listen_fd_;
+  const uint64_t max_payload_;
+  std::unique_ptr<char[]> read_buffer_;
+  // Replies produced by the current read (no zero-filling, unlike vector).
+  size_t output_capacity_;
+  std::unique_ptr<char[]> output_;
+  size_t output_size_ = 0;
+  int epoll_fd_ = -1;
+  bool accept_paused_ = false;
+};
+
+int Listen(const std::string& host, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1 ||
+      bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(fd, 4096) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Minimal epoll WebSocket echo server (RFC 6455; the WebSocket "
+      "benchmark ceiling).");
+  absl::ParseCommandLine(argc, argv);
+  const std::string host = absl::GetFlag(FLAGS_host);
+  const int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 1) {
+    std::fprintf(stderr, "ws_echo_server: --threads must be >= 1\n");
+    return 2;
+  }
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  int port = absl::GetFlag(FLAGS_port);
+  std::vector<int> listen_fds;
+  for (int i = 0; i < threads; ++i) {
+    const int fd = Listen(host, port);
+    if (fd < 0) {
+      std::fprintf(stderr, "ws_echo_server: cannot listen on %s:%d: %s\n",
+                   host.c_str(), port, std::strerror(errno));
+      return 1;
+    }
+    if (port == 0) {
+      struct sockaddr_in bound = {};
+      socklen_t len = sizeof(bound);
+      getsockname(fd, reinterpret_cast<struct sockaddr*>(&bound), &len);
+      port = ntohs(bound.sin_port);  // the other copies share it
+    }
+    listen_fds.push_back(fd);
+  }
+  std::vector<std::thread> loops;
+  for (int fd : listen_fds) {
+    loops.emplace_back([fd, max_payload = absl::GetFlag(FLAGS_max_payload)] {
+      Loop(fd, max_payload).Run();
+    });
+  }
+  std::printf("ws_echo_server listening on %s:%d\n", host.c_str(), port);
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fflush(stdout);
+  _exit(0);  // the loops never return; nothing to clean up
+}
