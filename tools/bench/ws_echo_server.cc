@@ -37,34 +37,29 @@
 // --threads=N runs N independent copies of the loop, each with its own
 // SO_REUSEPORT listening socket (the kernel spreads connections over them).
 //
+// The loop, the buffers, the listeners and the threads are
+// bare_epoll_server.h, shared with epoll_echo_server.cc; this file is the
+// WebSocket part (the handshake and frame echo: WsEcho) and the flags.
+//
 // Threading: each loop thread owns its listening socket, epoll set and
 // connections; nothing is shared between threads. SIGINT/SIGTERM end the
 // process (no graceful close: it is a benchmark baseline).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/base64.h>
 #include <openssl/sha.h>
-#include <signal.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "tools/bench/bare_epoll_server.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "IPv4 address to listen on.");
 ABSL_FLAG(int, port, 9001, "TCP port (0 = any free port).");
@@ -74,12 +69,12 @@ ABSL_FLAG(uint64_t, max_payload, 64u << 20,
 
 namespace {
 
+using netman::bench::OutputBuffer;
+using netman::bench::ReadResult;
+
 static_assert(std::endian::native == std::endian::little,
               "UnmaskCopy's word loop assumes a little-endian host");
 
-constexpr size_t kReadBufferSize = 256 * 1024;
-constexpr size_t kMaxPendingOutput = 4u << 20;
-constexpr int kMaxEvents = 1024;
 // The longest upgrade request accepted (request line and headers).
 constexpr size_t kMaxHandshake = 8192;
 
@@ -302,164 +297,94 @@ void UnmaskCopy(char* dst, const char* src, size_t n, const char* key) {
   for (; i < n; ++i) dst[i] = static_cast<char>(src[i] ^ key[i & 3]);
 }
 
-struct Conn {
-  int fd = -1;
-  bool reading = true;
-  bool writing = false;
-  bool upgraded = false;  // the 101 went out: frames from now on
-  bool closing = false;   // close once `out` is flushed
-  std::vector<char> in;   // bytes of an incomplete handshake or frame
-  std::vector<char> out;  // replies the socket did not take yet
-};
-
-class Loop {
+// The protocol for bare_epoll_server.h's Loop: the upgrade, then frame echo.
+class WsEcho {
  public:
-  Loop(int listen_fd, uint64_t max_payload)
-      : listen_fd_(listen_fd),
-        max_payload_(max_payload),
-        read_buffer_(new char[kReadBufferSize]),
-        output_capacity_(kReadBufferSize + kReadBufferSize / 8),
-        output_(new char[output_capacity_]) {}
+  struct ConnState {
+    bool upgraded = false;  // the 101 went out: frames from now on
+  };
+  using Conn = netman::bench::Conn<ConnState>;
 
-  void Run() {
-    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {};
-    ev.events = EPOLLIN;
-    ev.data.ptr = nullptr;  // the listening socket
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
-    struct epoll_event events[kMaxEvents];
-    while (true) {
-      const int n =
-          epoll_wait(epoll_fd_, events, kMaxEvents, accept_paused_ ? 100 : -1);
-      if (n == 0 && accept_paused_) SetAccepting(true);
-      for (int i = 0; i < n; ++i) {
-        Conn* c = static_cast<Conn*>(events[i].data.ptr);
-        if (c == nullptr) {
-          Accept();
-          continue;
+  explicit WsEcho(uint64_t max_payload) : max_payload_(max_payload) {}
+
+  ReadResult OnRead(Conn& c, const char* p, size_t len,
+                    OutputBuffer& out) const {
+    if (!c.state.upgraded) {
+      if (!Handshake(c, p, len, out) && !c.closing) {
+        if (c.in.size() > kMaxHandshake) {  // no end of headers in sight
+          return ReadResult::kClose;
         }
-        const uint32_t e = events[i].events;
-        if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-          if (!c->reading) {  // closing with output pending: give up
-            Close(c);
-            continue;
-          }
-          if (!OnReadable(c)) continue;  // closed
-        }
-        if (e & EPOLLOUT) OnWritable(c);
+        return ReadResult::kReply;  // nothing to send yet
       }
+    } else if (!c.in.empty()) {
+      if (CompletePending(c, p, len, out) == Step::kBad) ProtocolError(c, out);
     }
+    while (len > 0 && !c.closing) {
+      size_t header_size = 0;
+      uint64_t payload_len = 0;
+      const Parse r =
+          ParseHeader(p, len, max_payload_, &header_size, &payload_len);
+      if (r == Parse::kBad) {
+        ProtocolError(c, out);
+        break;
+      }
+      if (r == Parse::kNeedMore || len - header_size < payload_len) break;
+      OnFrame(c, p, header_size, payload_len, out);
+      p += header_size + payload_len;
+      len -= header_size + payload_len;
+    }
+    if (c.closing) {
+      std::vector<char>().swap(c.in);  // whatever follows is ignored
+      return ReadResult::kReplyThenClose;
+    }
+    if (len > 0) c.in.assign(p, p + len);
+    return ReadResult::kReply;
   }
 
  private:
-  void SetAccepting(bool on) {
-    accept_paused_ = !on;
-    struct epoll_event ev = {};
-    ev.events = on ? uint32_t{EPOLLIN} : 0u;
-    ev.data.ptr = nullptr;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
-  }
-
-  void Accept() {
-    for (int i = 0; i < 1024; ++i) {
-      const int fd =
-          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-            errno == ENOMEM) {
-          SetAccepting(false);  // retried after 100 ms or a close
-        }
-        return;
-      }
-      const int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      Conn* c = new Conn;
-      c->fd = fd;
-      struct epoll_event ev = {};
-      ev.events = EPOLLIN;
-      ev.data.ptr = c;
-      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        ::close(fd);
-        delete c;
-      }
-    }
-  }
-
-  void Close(Conn* c) {
-    ::close(c->fd);  // also leaves the epoll set
-    delete c;
-    if (accept_paused_) SetAccepting(true);
-  }
-
-  void UpdateInterest(Conn* c) {
-    struct epoll_event ev = {};
-    ev.events = (c->reading ? uint32_t{EPOLLIN} : 0u) |
-                (c->writing ? uint32_t{EPOLLOUT} : 0u);
-    ev.data.ptr = c;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
-  }
-
-  // Room for `n` more bytes in the output buffer; returns where they go.
-  char* Reserve(size_t n) {
-    const size_t need = output_size_ + n;
-    if (need > output_capacity_) {
-      const size_t capacity = std::max(need, 2 * output_capacity_);
-      std::unique_ptr<char[]> grown(new char[capacity]);
-      std::memcpy(grown.get(), output_.get(), output_size_);
-      output_ = std::move(grown);
-      output_capacity_ = capacity;
-    }
-    return output_.get() + output_size_;
-  }
-
-  void Append(std::string_view bytes) {
-    std::memcpy(Reserve(bytes.size()), bytes.data(), bytes.size());
-    output_size_ += bytes.size();
-  }
-
   // Appends an unmasked frame whose payload is the masked `len` bytes at
   // `payload`, unmasked with `key`.
-  void AppendFrame(uint8_t b0, const char* payload, uint64_t len,
-                   const char* key) {
-    char* p = Reserve(10 + len);
+  static void AppendFrame(uint8_t b0, const char* payload, uint64_t len,
+                          const char* key, OutputBuffer& out) {
+    char* p = out.Reserve(10 + len);
     const size_t header = EncodeHeader(b0, len, p);
     UnmaskCopy(p + header, payload, len, key);
-    output_size_ += header + len;
+    out.Commit(header + len);
   }
 
   // Fails the connection (status 1002) once the replies so far are out.
-  void ProtocolError(Conn* c) {
+  static void ProtocolError(Conn& c, OutputBuffer& out) {
     const char close[4] = {static_cast<char>(kFin | kOpClose), 2,
                            static_cast<char>(kStatusProtocolError >> 8),
                            static_cast<char>(kStatusProtocolError & 0xff)};
-    Append(std::string_view(close, sizeof(close)));
-    c->closing = true;
+    out.Append(std::string_view(close, sizeof(close)));
+    c.closing = true;
   }
 
   // Replies to one complete frame (already checked by ParseHeader).
-  void OnFrame(Conn* c, const char* frame, size_t header_size,
-               uint64_t payload_len) {
+  static void OnFrame(Conn& c, const char* frame, size_t header_size,
+                      uint64_t payload_len, OutputBuffer& out) {
     const auto b0 = static_cast<uint8_t>(frame[0]);
     const char* key = frame + header_size - 4;
     const char* payload = frame + header_size;
     switch (b0 & 0x0f) {
       case kOpText:
       case kOpBinary:
-        AppendFrame(b0, payload, payload_len, key);
+        AppendFrame(b0, payload, payload_len, key, out);
         break;
       case kOpPing:
-        AppendFrame(kFin | kOpPong, payload, payload_len, key);
+        AppendFrame(kFin | kOpPong, payload, payload_len, key, out);
         break;
       case kOpPong:
         break;  // unsolicited: ignored
       case kOpClose:
         // Echo the status code (not the reason); a 1-byte body is an error.
         if (payload_len == 1) {
-          ProtocolError(c);
+          ProtocolError(c, out);
         } else {
           AppendFrame(kFin | kOpClose, payload,
-                      std::min<uint64_t>(payload_len, 2), key);
-          c->closing = true;
+                      std::min<uint64_t>(payload_len, 2), key, out);
+          c.closing = true;
         }
         break;
     }
@@ -467,9 +392,10 @@ class Loop {
 
   enum class Step { kOk, kBad };
 
-  // Completes the frame pending in c->in with the bytes it still needs.
-  Step CompletePending(Conn* c, const char*& p, size_t& len) {
-    std::vector<char>& in = c->in;
+  // Completes the frame pending in c.in with the bytes it still needs.
+  Step CompletePending(Conn& c, const char*& p, size_t& len,
+                       OutputBuffer& out) const {
+    std::vector<char>& in = c.in;
     while (true) {
       size_t header_size = 0;
       uint64_t payload_len = 0;
@@ -481,7 +407,7 @@ class Loop {
                               ? 2
                               : HeaderSize(static_cast<uint8_t>(in[1]));
       if (r == Parse::kFrame && in.size() == need) {
-        OnFrame(c, in.data(), header_size, payload_len);
+        OnFrame(c, in.data(), header_size, payload_len, out);
         std::vector<char>().swap(in);  // idle connections hold nothing
         return Step::kOk;
       }
@@ -493,12 +419,13 @@ class Loop {
     }
   }
 
-  // Handles the upgrade request once it is complete (in c->in, or at the
+  // Handles the upgrade request once it is complete (in c.in, or at the
   // start of the read); `p` and `len` then skip past it. Returns false while
-  // it is incomplete (its bytes so far are in c->in) and when it was refused
-  // (the refusal is in the output, c->closing is set).
-  bool Handshake(Conn* c, const char*& p, size_t& len) {
-    std::vector<char>& in = c->in;
+  // it is incomplete (its bytes so far are in c.in) and when it was refused
+  // (the refusal is in the output, c.closing is set).
+  static bool Handshake(Conn& c, const char*& p, size_t& len,
+                        OutputBuffer& out) {
+    std::vector<char>& in = c.in;
     std::string_view request;
     if (in.empty()) {  // the common case: the whole request in one read
       const char* end = static_cast<const char*>(memmem(p, len, "\r\n\r\n", 4));
@@ -533,138 +460,18 @@ class Loop {
             ? std::string_view()
             : ParseUpgrade(request.substr(0, request.size() - 2), &refusal);
     if (key.empty()) {
-      Append(refusal);
-      c->closing = true;
+      out.Append(refusal);
+      c.closing = true;
       return false;
     }
-    output_size_ += SwitchingProtocols(key, Reserve(kMaxResponse));
+    out.Commit(SwitchingProtocols(key, out.Reserve(kMaxResponse)));
     std::vector<char>().swap(in);
-    c->upgraded = true;
+    c.state.upgraded = true;
     return true;
   }
 
-  // Returns false when the connection was closed.
-  bool OnReadable(Conn* c) {
-    const ssize_t n = ::read(c->fd, read_buffer_.get(), kReadBufferSize);
-    if (n <= 0) {
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-      Close(c);
-      return false;
-    }
-    const char* p = read_buffer_.get();
-    size_t len = static_cast<size_t>(n);
-    output_size_ = 0;
-    if (!c->upgraded) {
-      if (!Handshake(c, p, len) && !c->closing) {
-        if (c->in.size() > kMaxHandshake) {  // no end of headers in sight
-          Close(c);
-          return false;
-        }
-        return true;
-      }
-    } else if (!c->in.empty()) {
-      if (CompletePending(c, p, len) == Step::kBad) ProtocolError(c);
-    }
-    while (len > 0 && !c->closing) {
-      size_t header_size = 0;
-      uint64_t payload_len = 0;
-      const Parse r =
-          ParseHeader(p, len, max_payload_, &header_size, &payload_len);
-      if (r == Parse::kBad) {
-        ProtocolError(c);
-        break;
-      }
-      if (r == Parse::kNeedMore || len - header_size < payload_len) break;
-      OnFrame(c, p, header_size, payload_len);
-      p += header_size + payload_len;
-      len -= header_size + payload_len;
-    }
-    if (c->closing) {
-      std::vector<char>().swap(c->in);  // whatever follows is ignored
-    } else if (len > 0) {
-      c->in.assign(p, p + len);
-    }
-    if (output_size_ > 0) Write(c, output_.get(), output_size_);
-    if (c != nullptr && c->closing && c->out.empty()) {
-      Close(c);
-      c = nullptr;
-    }
-    return c != nullptr;
-  }
-
-  // One write for everything this read produced; the rest waits for EPOLLOUT.
-  void Write(Conn*& c, const char* data, size_t len) {
-    if (!c->out.empty()) {
-      c->out.insert(c->out.end(), data, data + len);
-    } else {
-      ssize_t w = ::send(c->fd, data, len, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno != EAGAIN && errno != EINTR) {
-          Close(c);
-          c = nullptr;
-          return;
-        }
-        w = 0;
-      }
-      if (static_cast<size_t>(w) == len) return;
-      c->out.assign(data + w, data + len);
-    }
-    c->writing = true;
-    if (c->out.size() > kMaxPendingOutput || c->closing) c->reading = false;
-    UpdateInterest(c);
-  }
-
-  void OnWritable(Conn* c) {
-    const ssize_t w = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno != EAGAIN && errno != EINTR) Close(c);
-      return;
-    }
-    c->out.erase(c->out.begin(), c->out.begin() + w);
-    if (c->out.empty()) {
-      if (c->closing) {
-        Close(c);
-        return;
-      }
-      std::vector<char>().swap(c->out);
-      c->writing = false;
-      c->reading = true;
-      UpdateInterest(c);
-    } else if (!c->reading && !c->closing &&
-               c->out.size() <= kMaxPendingOutput / 2) {
-      c->reading = true;
-      UpdateInterest(c);
-    }
-  }
-
-  const int listen_fd_;
-  const uint64_t max_payload_;
-  std::unique_ptr<char[]> read_buffer_;
-  // Replies produced by the current read (no zero-filling, unlike vector).
-  size_t output_capacity_;
-  std::unique_ptr<char[]> output_;
-  size_t output_size_ = 0;
-  int epoll_fd_ = -1;
-  bool accept_paused_ = false;
+  uint64_t max_payload_;
 };
-
-int Listen(const std::string& host, int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  struct sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1 ||
-      bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(fd, 4096) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 }  // namespace
 
@@ -679,40 +486,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ws_echo_server: --threads must be >= 1\n");
     return 2;
   }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  int port = absl::GetFlag(FLAGS_port);
-  std::vector<int> listen_fds;
-  for (int i = 0; i < threads; ++i) {
-    const int fd = Listen(host, port);
-    if (fd < 0) {
-      std::fprintf(stderr, "ws_echo_server: cannot listen on %s:%d: %s\n",
-                   host.c_str(), port, std::strerror(errno));
-      return 1;
-    }
-    if (port == 0) {
-      struct sockaddr_in bound = {};
-      socklen_t len = sizeof(bound);
-      getsockname(fd, reinterpret_cast<struct sockaddr*>(&bound), &len);
-      port = ntohs(bound.sin_port);  // the other copies share it
-    }
-    listen_fds.push_back(fd);
-  }
-  std::vector<std::thread> loops;
-  for (int fd : listen_fds) {
-    loops.emplace_back([fd, max_payload = absl::GetFlag(FLAGS_max_payload)] {
-      Loop(fd, max_payload).Run();
-    });
-  }
-  std::printf("ws_echo_server listening on %s:%d\n", host.c_str(), port);
-  std::fflush(stdout);
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  std::fflush(stdout);
-  _exit(0);  // the loops never return; nothing to clean up
+  return netman::bench::Serve("ws_echo_server", host, absl::GetFlag(FLAGS_port),
+                              threads,
+                              WsEcho(absl::GetFlag(FLAGS_max_payload)));
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -76,54 +77,45 @@ absl::Status ContentMismatch(uint64_t seq, uint64_t offset) {
       offset));
 }
 
-class NetmanProtocol final : public Protocol {
- public:
-  static constexpr size_t kHeaderSize = 8;
+// What every mode's Protocol has: the body each request and reply carries
+// (compared byte for byte with `verify_content`), and for modes whose replies
+// have a header (netman, ws) how a reply stream is read.
+class BodyProtocol : public Protocol {
+ protected:
+  explicit BodyProtocol(const ProtocolOptions& options)
+      : verify_(options.verify_content), body_(options.size) {}
 
-  explicit NetmanProtocol(const ProtocolOptions& options)
-      : id_(options.id), verify_(options.verify_content), body_(options.size) {}
-
-  std::string_view name() const override { return "netman"; }
-  size_t request_size() const override { return kHeaderSize + body_.size(); }
-  size_t reply_size() const override { return request_size(); }
-
-  void EncodeRequests(uint64_t first_seq, size_t count, uint32_t mask_key,
-                      char* out) const override {
-    for (size_t i = 0; i < count; ++i) {
-      StoreLe32(static_cast<uint32_t>(body_.size()), out);
-      StoreLe32(id_, out + 4);
-      body_.Write(first_seq + i, out + kHeaderSize);
-      out += request_size();
-    }
-  }
-
-  absl::StatusOr<uint64_t> Consume(ReplyCursor& c, const char* data,
-                                   size_t n) const override {
+  // Consume() for replies that are a header of `header_size` bytes (1 to
+  // 16), which `check_header(header)` accepts with absl::OkStatus() or
+  // refuses with the error to return, then a body of body_.size() bytes. A
+  // header is parsed in place when it is all in `data` (the common case),
+  // else gathered in c.header. Inlined into each Consume(), as the loops it
+  // replaced were.
+  template <typename CheckHeader>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE absl::StatusOr<uint64_t> ConsumeReplies(
+      uint32_t header_size, const CheckHeader& check_header, ReplyCursor& c,
+      const char* data, size_t n) const {
     uint64_t done = 0;
     size_t pos = 0;
     while (pos < n) {
-      if (c.header_got < kHeaderSize) {
+      if (c.header_got < header_size) {
         const char* header;
-        if (c.header_got == 0 && n - pos >= kHeaderSize) {
+        if (c.header_got == 0 && n - pos >= header_size) {
           header = data + pos;  // the common case: parse in place
-          pos += kHeaderSize;
+          pos += header_size;
         } else {
-          const size_t take = std::min(kHeaderSize - c.header_got, n - pos);
+          const size_t take =
+              std::min<size_t>(header_size - c.header_got, n - pos);
           std::memcpy(c.header.data() + c.header_got, data + pos, take);
           c.header_got += static_cast<uint32_t>(take);
           pos += take;
-          if (c.header_got < kHeaderSize) break;
+          if (c.header_got < header_size) break;
           header = c.header.data();
         }
-        c.header_got = kHeaderSize;
-        const uint32_t length = LoadLe32(header);
-        const uint32_t id = LoadLe32(header + 4);
-        if (length != body_.size() || id != id_) {
-          return absl::DataLossError(absl::StrCat(
-              "reply ", c.next_seq, ": header says id ", id, " length ", length,
-              ", expected id ", id_, " length ", body_.size()));
-        }
-        c.body_len = length;
+        c.header_got = header_size;
+        absl::Status checked = check_header(header);
+        if (!checked.ok()) return checked;
+        c.body_len = body_.size();
         c.body_got = 0;
       }
       const size_t take = static_cast<size_t>(
@@ -144,16 +136,56 @@ class NetmanProtocol final : public Protocol {
     return done;
   }
 
- private:
-  const uint32_t id_;
   const bool verify_;
   const Body body_;
 };
 
-class RawProtocol final : public Protocol {
+class NetmanProtocol final : public BodyProtocol {
+ public:
+  static constexpr size_t kHeaderSize = 8;
+
+  explicit NetmanProtocol(const ProtocolOptions& options)
+      : BodyProtocol(options), id_(options.id) {}
+
+  std::string_view name() const override { return "netman"; }
+  size_t request_size() const override { return kHeaderSize + body_.size(); }
+  size_t reply_size() const override { return request_size(); }
+
+  void EncodeRequests(uint64_t first_seq, size_t count, uint32_t mask_key,
+                      char* out) const override {
+    for (size_t i = 0; i < count; ++i) {
+      StoreLe32(static_cast<uint32_t>(body_.size()), out);
+      StoreLe32(id_, out + 4);
+      body_.Write(first_seq + i, out + kHeaderSize);
+      out += request_size();
+    }
+  }
+
+  absl::StatusOr<uint64_t> Consume(ReplyCursor& c, const char* data,
+                                   size_t n) const override {
+    return ConsumeReplies(
+        kHeaderSize,
+        [&](const char* header) {
+          const uint32_t length = LoadLe32(header);
+          const uint32_t id = LoadLe32(header + 4);
+          if (length != body_.size() || id != id_) {
+            return absl::DataLossError(absl::StrCat(
+                "reply ", c.next_seq, ": header says id ", id, " length ",
+                length, ", expected id ", id_, " length ", body_.size()));
+          }
+          return absl::OkStatus();
+        },
+        c, data, n);
+  }
+
+ private:
+  const uint32_t id_;
+};
+
+class RawProtocol final : public BodyProtocol {
  public:
   explicit RawProtocol(const ProtocolOptions& options)
-      : verify_(options.verify_content), body_(options.size) {}
+      : BodyProtocol(options) {}
 
   std::string_view name() const override { return "raw"; }
   size_t request_size() const override { return body_.size(); }
@@ -185,10 +217,6 @@ class RawProtocol final : public Protocol {
     }
     return done;
   }
-
- private:
-  const bool verify_;
-  const Body body_;
 };
 
 // --- WebSocket (RFC 6455) ----------------------------------------------------
@@ -429,13 +457,10 @@ class WsOpening final : public Opening {
   bool done_ = false;
 };
 
-class WsProtocol final : public Protocol {
+class WsProtocol final : public BodyProtocol {
  public:
   explicit WsProtocol(const ProtocolOptions& options)
-      : verify_(options.verify_content),
-        body_(options.size),
-        path_(options.ws_path),
-        host_(options.ws_host) {
+      : BodyProtocol(options), path_(options.ws_path), host_(options.ws_host) {
     header_size_ = EncodeFrameHeader(kFin | kOpBinary, options.size,
                                      /*masked=*/false, reply_header_.data());
   }
@@ -471,55 +496,22 @@ class WsProtocol final : public Protocol {
   // string, compared as a whole.
   absl::StatusOr<uint64_t> Consume(ReplyCursor& c, const char* data,
                                    size_t n) const override {
-    uint64_t done = 0;
-    size_t pos = 0;
     const uint32_t header_size = static_cast<uint32_t>(header_size_);
-    while (pos < n) {
-      if (c.header_got < header_size) {
-        const char* header;
-        if (c.header_got == 0 && n - pos >= header_size) {
-          header = data + pos;  // the common case: parse in place
-          pos += header_size;
-        } else {
-          const size_t take =
-              std::min<size_t>(header_size - c.header_got, n - pos);
-          std::memcpy(c.header.data() + c.header_got, data + pos, take);
-          c.header_got += static_cast<uint32_t>(take);
-          pos += take;
-          if (c.header_got < header_size) break;
-          header = c.header.data();
-        }
-        c.header_got = header_size;
-        if (std::memcmp(header, reply_header_.data(), header_size) != 0) {
-          return absl::DataLossError(absl::StrCat(
-              "reply ", c.next_seq, ": frame ",
-              DescribeFrameHeader(header, header_size), ", expected ",
-              DescribeFrameHeader(reply_header_.data(), header_size)));
-        }
-        c.body_len = body_.size();
-        c.body_got = 0;
-      }
-      const size_t take = static_cast<size_t>(
-          std::min<uint64_t>(c.body_len - c.body_got, n - pos));
-      if (verify_ && take > 0 &&
-          !body_.Matches(c.next_seq, c.body_got, data + pos, take)) {
-        return ContentMismatch(c.next_seq, c.body_got);
-      }
-      c.body_got += take;
-      pos += take;
-      if (c.body_got == c.body_len) {
-        ++done;
-        ++c.next_seq;
-        c.header_got = 0;
-        c.body_got = 0;
-      }
-    }
-    return done;
+    return ConsumeReplies(
+        header_size,
+        [&](const char* header) {
+          if (std::memcmp(header, reply_header_.data(), header_size) != 0) {
+            return absl::DataLossError(absl::StrCat(
+                "reply ", c.next_seq, ": frame ",
+                DescribeFrameHeader(header, header_size), ", expected ",
+                DescribeFrameHeader(reply_header_.data(), header_size)));
+          }
+          return absl::OkStatus();
+        },
+        c, data, n);
   }
 
  private:
-  const bool verify_;
-  const Body body_;
   const std::string path_;
   const std::string host_;
   std::array<char, 10> reply_header_{};
