@@ -208,7 +208,8 @@ void Connection::Flush() {
     UpdateInterest();
   }
   if (limits_ != nullptr) {
-    AfterFlush(0);
+    // With nothing left, AfterFlush only has work if a limit had tripped.
+    if (above_high_water_ || read_paused_) AfterFlush(0);
     if (limits_->notify_write_complete && state() != State::kClosed) {
       handler_->OnWriteComplete(*this);
     }
