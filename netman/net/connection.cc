@@ -235,8 +235,7 @@ void Connection::QueueFlush() {
 
 void Connection::AppendOutput(std::string_view bytes) {
   output_.Append(bytes);
-  if (limits_ != nullptr && OutputNeedsLimitCheck() && !CheckOutputLimit()) return;
-  QueueFlush();
+  if (OutputWithinLimits()) QueueFlush();
 }
 
 bool Connection::CheckOutputLimit() {
@@ -292,9 +291,7 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
   if (loop_->IsInLoopThread()) {
     loop_->counters().messages_out.Add();
     packer_->Encode(message_id, body, output_);
-    if (limits_ != nullptr && OutputNeedsLimitCheck() && !CheckOutputLimit()) {
-      return OutputLimitClosedError();
-    }
+    if (!OutputWithinLimits()) return OutputLimitClosedError();
     // Inside a read, the read's own flush sends it.
     if (!in_read_) QueueFlush();
     return absl::OkStatus();
@@ -312,11 +309,7 @@ absl::Status Connection::SendFromOtherThread(uint32_t message_id,
     self->loop_->counters().messages_out.Add();
     if (self->output_.empty()) {
       self->output_ = std::move(frame);
-      if (self->limits_ != nullptr && self->OutputNeedsLimitCheck() &&
-          !self->CheckOutputLimit()) {
-        return;
-      }
-      self->QueueFlush();
+      if (self->OutputWithinLimits()) self->QueueFlush();
     } else {
       self->AppendOutput(frame.readable());
     }

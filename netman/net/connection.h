@@ -180,14 +180,17 @@ class Connection final : public IoHandler,
   void CloseNow(absl::Status reason);
   void UpdateInterest();
   bool wants_read() const { return reading_ && !read_paused_; }
-  // Whether queued output has reached a ConnectionLimits threshold (the
-  // cheap test before CheckOutputLimit()).
-  bool OutputNeedsLimitCheck() const {
+  // Applies ConnectionLimits after output grew: the cheap threshold test
+  // inline, CheckOutputLimit() only once a threshold is reached. False if
+  // the connection closed.
+  bool OutputWithinLimits() {
+    if (limits_ == nullptr) return true;
     const size_t queued = output_.size();
-    return (limits_->high_water_mark != 0 && queued >= limits_->high_water_mark) ||
-           (limits_->max_output_bytes != 0 && queued > limits_->max_output_bytes);
+    const bool at_threshold =
+        (limits_->high_water_mark != 0 && queued >= limits_->high_water_mark) ||
+        (limits_->max_output_bytes != 0 && queued > limits_->max_output_bytes);
+    return !at_threshold || CheckOutputLimit();
   }
-  // Applies ConnectionLimits after output grew; false if it closed.
   bool CheckOutputLimit();
   // Ends HandleRead's loan of the loop's output scratch buffer (if any),
   // moving unsent bytes into a buffer of the connection's own.

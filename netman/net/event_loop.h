@@ -118,10 +118,7 @@ class EventLoop {
   // freed instead.
   void ReturnOutputScratch(Buffer buffer) {
     buffer.Clear();
-    if (buffer.capacity() <= kMaxRetainedOutputScratch &&
-        buffer.capacity() >= output_scratch_.capacity()) {
-      output_scratch_ = std::move(buffer);
-    }
+    if (buffer.capacity() <= kMaxRetainedOutputScratch) output_scratch_ = std::move(buffer);
   }
 
   const Clock& clock() const { return *clock_; }

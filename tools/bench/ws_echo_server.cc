@@ -45,10 +45,8 @@
 // connections; nothing is shared between threads. SIGINT/SIGTERM end the
 // process (no graceful close: it is a benchmark baseline).
 #include <openssl/base64.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +58,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "tools/bench/bare_epoll_server.h"
+#include "tools/common/websocket_wire.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "IPv4 address to listen on.");
 ABSL_FLAG(int, port, 9001, "TCP port (0 = any free port).");
@@ -71,19 +70,23 @@ namespace {
 
 using netman::bench::OutputBuffer;
 using netman::bench::ReadResult;
-
-static_assert(std::endian::native == std::endian::little,
-              "UnmaskCopy's word loop assumes a little-endian host");
+using netman::websocket_wire::kFin;
+using netman::websocket_wire::kOpText;
+using netman::websocket_wire::kOpBinary;
+using netman::websocket_wire::kOpClose;
+using netman::websocket_wire::kOpPing;
+using netman::websocket_wire::kOpPong;
+using netman::websocket_wire::AcceptFor;
+using netman::websocket_wire::EncodeFrameHeader;
+using netman::websocket_wire::EqualsIgnoreCase;
+using netman::websocket_wire::HasHeaderToken;
+using netman::websocket_wire::LoadMaskKey;
+using netman::websocket_wire::MaskCopy;
+using netman::websocket_wire::TrimSpaceAndTab;
 
 // The longest upgrade request accepted (request line and headers).
 constexpr size_t kMaxHandshake = 8192;
 
-constexpr uint8_t kFin = 0x80;
-constexpr uint8_t kOpText = 0x1;
-constexpr uint8_t kOpBinary = 0x2;
-constexpr uint8_t kOpClose = 0x8;
-constexpr uint8_t kOpPing = 0x9;
-constexpr uint8_t kOpPong = 0xa;
 constexpr uint16_t kStatusProtocolError = 1002;
 
 constexpr std::string_view kBadRequest =
@@ -94,36 +97,6 @@ constexpr std::string_view kUpgradeRequired =
     "Connection: close\r\nContent-Length: 0\r\n\r\n";
 
 // --- the opening handshake (RFC 6455 4.2) ------------------------------------
-
-char AsciiLower(char ch) {
-  return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// Whether a comma-separated header value holds `token` (case-insensitive).
-bool HasToken(std::string_view value, std::string_view token) {
-  while (true) {
-    const size_t comma = value.find(',');
-    if (EqualsIgnoreCase(Trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) return false;
-    value.remove_prefix(comma + 1);
-  }
-}
 
 // Checks an upgrade request (request line and headers, without the final
 // empty line's CRLF) and returns its Sec-WebSocket-Key; on failure returns
@@ -156,11 +129,11 @@ std::string_view ParseUpgrade(std::string_view request,
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return {};
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view value = TrimSpaceAndTab(line.substr(colon + 1));
     if (EqualsIgnoreCase(name, "Upgrade")) {
-      upgrade = upgrade || HasToken(value, "websocket");
+      upgrade = upgrade || HasHeaderToken(value, "websocket");
     } else if (EqualsIgnoreCase(name, "Connection")) {
-      connection = connection || HasToken(value, "upgrade");
+      connection = connection || HasHeaderToken(value, "upgrade");
     } else if (EqualsIgnoreCase(name, "Sec-WebSocket-Version")) {
       any_version = true;
       version = version || value == "13";
@@ -192,21 +165,13 @@ std::string_view ParseUpgrade(std::string_view request,
 // returns its size.
 constexpr size_t kMaxResponse = 160;
 size_t SwitchingProtocols(std::string_view key, char* out) {
-  constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  char input[24 + kGuid.size()];
-  std::memcpy(input, key.data(), key.size());  // 24 bytes, checked
-  std::memcpy(input + key.size(), kGuid.data(), kGuid.size());
-  uint8_t digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const uint8_t*>(input), key.size() + kGuid.size(),
-       digest);
-  char accept[32];  // 28 characters and a NUL
-  EVP_EncodeBlock(reinterpret_cast<uint8_t*>(accept), digest, sizeof(digest));
+  const std::string accept = AcceptFor(key);
   const int n = std::snprintf(out, kMaxResponse,
                               "HTTP/1.1 101 Switching Protocols\r\n"
                               "Upgrade: websocket\r\n"
                               "Connection: Upgrade\r\n"
                               "Sec-WebSocket-Accept: %s\r\n\r\n",
-                              accept);
+                              accept.c_str());
   return static_cast<size_t>(n);
 }
 
@@ -263,40 +228,6 @@ Parse ParseHeader(const char* p, size_t len, uint64_t max_payload,
   return Parse::kFrame;
 }
 
-// Writes an unmasked frame header; returns its size (2, 4 or 10 bytes).
-size_t EncodeHeader(uint8_t b0, uint64_t len, char* out) {
-  out[0] = static_cast<char>(b0);
-  if (len <= 125) {
-    out[1] = static_cast<char>(len);
-    return 2;
-  }
-  if (len <= 0xffff) {
-    out[1] = 126;
-    out[2] = static_cast<char>(len >> 8);
-    out[3] = static_cast<char>(len);
-    return 4;
-  }
-  out[1] = 127;
-  for (int i = 0; i < 8; ++i)
-    out[2 + i] = static_cast<char>(len >> (56 - 8 * i));
-  return 10;
-}
-
-// dst[i] = src[i] ^ key[i % 4], eight bytes at a time.
-void UnmaskCopy(char* dst, const char* src, size_t n, const char* key) {
-  uint32_t key4;
-  std::memcpy(&key4, key, 4);
-  const uint64_t key8 = static_cast<uint64_t>(key4) << 32 | key4;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, src + i, 8);
-    w ^= key8;
-    std::memcpy(dst + i, &w, 8);
-  }
-  for (; i < n; ++i) dst[i] = static_cast<char>(src[i] ^ key[i & 3]);
-}
-
 // The protocol for bare_epoll_server.h's Loop: the upgrade, then frame echo.
 class WsEcho {
  public:
@@ -347,8 +278,8 @@ class WsEcho {
   static void AppendFrame(uint8_t b0, const char* payload, uint64_t len,
                           const char* key, OutputBuffer& out) {
     char* p = out.Reserve(10 + len);
-    const size_t header = EncodeHeader(b0, len, p);
-    UnmaskCopy(p + header, payload, len, key);
+    const size_t header = EncodeFrameHeader(b0, len, /*masked=*/false, p);
+    MaskCopy(p + header, payload, len, LoadMaskKey(key));
     out.Commit(header + len);
   }
 

@@ -1,11 +1,7 @@
 // Copyright netman authors.
 #include "tools/loadgen/protocol.h"
 
-#include <openssl/base64.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -17,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "tools/common/websocket_wire.h"
 
 namespace netman::loadgen {
 namespace {
@@ -221,52 +218,19 @@ class RawProtocol final : public BodyProtocol {
 
 // --- WebSocket (RFC 6455) ----------------------------------------------------
 
-static_assert(std::endian::native == std::endian::little,
-              "MaskPayload's word loop assumes a little-endian host");
+using websocket_wire::AcceptFor;
+using websocket_wire::Base64;
+using websocket_wire::EncodeFrameHeader;
+using websocket_wire::HasHeaderToken;
+using websocket_wire::kFin;
+using websocket_wire::kMaskBit;
+using websocket_wire::kMaskKeySize;
+using websocket_wire::kOpBinary;
+using websocket_wire::MaskCopy;
+using websocket_wire::StoreMaskKey;
 
-constexpr uint8_t kFin = 0x80;
-constexpr uint8_t kOpBinary = 0x2;
-constexpr uint8_t kMaskBit = 0x80;
-constexpr size_t kMaskKeySize = 4;
 // The longest opening response accepted (status line and headers).
 constexpr size_t kMaxOpeningResponse = 8192;
-
-// Writes a frame header (without the masking key) for a payload of `len`
-// bytes in the shortest length form, as RFC 6455 5.2 requires. Returns its
-// size: 2, 4 or 10 bytes.
-size_t EncodeFrameHeader(uint8_t first_byte, uint64_t len, bool masked,
-                         char* out) {
-  const uint8_t mask = masked ? kMaskBit : 0;
-  out[0] = static_cast<char>(first_byte);
-  if (len <= 125) {
-    out[1] = static_cast<char>(mask | len);
-    return 2;
-  }
-  if (len <= 0xffff) {
-    out[1] = static_cast<char>(mask | 126);
-    out[2] = static_cast<char>(len >> 8);
-    out[3] = static_cast<char>(len);
-    return 4;
-  }
-  out[1] = static_cast<char>(mask | 127);
-  for (int i = 0; i < 8; ++i)
-    out[2 + i] = static_cast<char>(len >> (56 - 8 * i));
-  return 10;
-}
-
-// XORs `n` payload bytes with the masking key (key byte i = key >> 8i),
-// eight bytes at a time.
-void MaskPayload(char* p, size_t n, uint32_t key) {
-  const uint64_t key8 = static_cast<uint64_t>(key) << 32 | key;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    w ^= key8;
-    std::memcpy(p + i, &w, 8);
-  }
-  for (; i < n; ++i) p[i] ^= static_cast<char>(key >> (8 * (i & 3)));
-}
 
 const char* OpcodeName(uint8_t opcode) {
   switch (opcode) {
@@ -314,26 +278,9 @@ std::string DescribeFrameHeader(const char* h, size_t n) {
                          (b1 & kMaskBit) ? "masked" : "unmasked", length);
 }
 
-std::string Base64(const uint8_t* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const size_t len =
-      EVP_EncodeBlock(reinterpret_cast<uint8_t*>(out.data()), data, n);
-  out.resize(len);
-  return out;
-}
-
 // A short, printable excerpt of peer text for error messages.
 std::string Excerpt(absl::string_view s) {
   return absl::CEscape(s.substr(0, 80));
-}
-
-// Whether a comma-separated header value holds `token` (case-insensitive).
-bool HasToken(absl::string_view value, absl::string_view token) {
-  for (absl::string_view t : absl::StrSplit(value, ',')) {
-    if (absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(t), token))
-      return true;
-  }
-  return false;
 }
 
 // The client side of the opening handshake (RFC 6455 4.1).
@@ -342,7 +289,7 @@ class WsOpening final : public Opening {
   WsOpening(std::string_view path, std::string_view host,
             const std::array<uint8_t, 16>& nonce)
       : key_(Base64(nonce.data(), nonce.size())),
-        accept_(WebSocketAccept(key_)),
+        accept_(AcceptFor(key_)),
         request_(absl::StrCat("GET ", std::string(path),
                               " HTTP/1.1\r\nHost: ", std::string(host),
                               "\r\nUpgrade: websocket\r\n"
@@ -409,12 +356,14 @@ class WsOpening final : public Opening {
             "ws handshake: malformed header line \"", Excerpt(lines[i]), "\""));
       }
       const absl::string_view name = lines[i].substr(0, colon);
+      // (This abseil's string_view is its own type, not std::string_view.)
       const absl::string_view value =
           absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
+      const std::string_view std_value(value.data(), value.size());
       if (absl::EqualsIgnoreCase(name, "Upgrade")) {
-        upgrade = upgrade || HasToken(value, "websocket");
+        upgrade = upgrade || HasHeaderToken(std_value, "websocket");
       } else if (absl::EqualsIgnoreCase(name, "Connection")) {
-        connection = connection || HasToken(value, "upgrade");
+        connection = connection || HasHeaderToken(std_value, "upgrade");
       } else if (absl::EqualsIgnoreCase(name, "Sec-WebSocket-Accept")) {
         if (have_accept) {
           return absl::DataLossError(
@@ -477,11 +426,10 @@ class WsProtocol final : public BodyProtocol {
     for (size_t i = 0; i < count; ++i) {
       std::memcpy(out, reply_header_.data(), header_size_);
       out[1] = static_cast<char>(out[1] | kMaskBit);
-      for (size_t k = 0; k < kMaskKeySize; ++k)
-        out[header_size_ + k] = static_cast<char>(mask_key >> (8 * k));
+      StoreMaskKey(mask_key, out + header_size_);
       char* payload = out + header_size_ + kMaskKeySize;
       body_.Write(first_seq + i, payload);
-      MaskPayload(payload, body_.size(), mask_key);
+      MaskCopy(payload, payload, body_.size(), mask_key);
       out += request_size();
     }
   }
@@ -519,16 +467,6 @@ class WsProtocol final : public BodyProtocol {
 };
 
 }  // namespace
-
-std::string WebSocketAccept(std::string_view key) {
-  static constexpr std::string_view kGuid =
-      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  std::string input(key);
-  input.append(kGuid);
-  uint8_t digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const uint8_t*>(input.data()), input.size(), digest);
-  return Base64(digest, sizeof(digest));
-}
 
 absl::StatusOr<std::unique_ptr<Protocol>> CreateProtocol(
     std::string_view mode, const ProtocolOptions& options) {

@@ -138,10 +138,6 @@ class Protocol {
 absl::StatusOr<std::unique_ptr<Protocol>> CreateProtocol(
     std::string_view mode, const ProtocolOptions& options);
 
-// The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2):
-// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
-std::string WebSocketAccept(std::string_view key);
-
 }  // namespace netman::loadgen
 
 #endif  // TOOLS_LOADGEN_PROTOCOL_H_

@@ -1,0 +1,95 @@
+// Copyright netman authors.
+//
+// WebSocket (RFC 6455) wire pieces shared by the load generator's ws mode
+// (a client) and tools/bench:ws_echo_server (the WebSocket ceiling): frame
+// header constants and encoding, payload masking, the Sec-WebSocket-Accept
+// value and header-token matching. Only what both sides need; parsing stays
+// with each side, since a client and a server accept different frames.
+//
+// Threading: stateless functions, safe from any thread.
+#ifndef TOOLS_COMMON_WEBSOCKET_WIRE_H_
+#define TOOLS_COMMON_WEBSOCKET_WIRE_H_
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace netman::websocket_wire {
+
+inline constexpr uint8_t kFin = 0x80;
+inline constexpr uint8_t kOpText = 0x1;
+inline constexpr uint8_t kOpBinary = 0x2;
+inline constexpr uint8_t kOpClose = 0x8;
+inline constexpr uint8_t kOpPing = 0x9;
+inline constexpr uint8_t kOpPong = 0xa;
+inline constexpr uint8_t kMaskBit = 0x80;
+inline constexpr size_t kMaskKeySize = 4;
+
+static_assert(std::endian::native == std::endian::little,
+              "MaskCopy's word loop assumes a little-endian host");
+
+// Writes a frame header (without the masking key) for a payload of `len`
+// bytes in the shortest length form, as RFC 6455 5.2 requires; `masked` sets
+// the mask bit. Returns its size: 2, 4 or 10 bytes.
+inline size_t EncodeFrameHeader(uint8_t first_byte, uint64_t len, bool masked,
+                                char* out) {
+  const uint8_t mask = masked ? kMaskBit : 0;
+  out[0] = static_cast<char>(first_byte);
+  if (len <= 125) {
+    out[1] = static_cast<char>(mask | len);
+    return 2;
+  }
+  if (len <= 0xffff) {
+    out[1] = static_cast<char>(mask | 126);
+    out[2] = static_cast<char>(len >> 8);
+    out[3] = static_cast<char>(len);
+    return 4;
+  }
+  out[1] = static_cast<char>(mask | 127);
+  for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<char>(len >> (56 - 8 * i));
+  return 10;
+}
+
+// The masking key as it appears on the wire (4 bytes) <-> as a uint32 whose
+// byte i is wire byte i.
+inline uint32_t LoadMaskKey(const char* wire) {
+  uint32_t key;
+  std::memcpy(&key, wire, sizeof(key));
+  return key;
+}
+inline void StoreMaskKey(uint32_t key, char* wire) { std::memcpy(wire, &key, sizeof(key)); }
+
+// dst[i] = src[i] ^ (key byte i % 4), eight bytes at a time. Masking and
+// unmasking are the same operation; `dst` may equal `src`.
+inline void MaskCopy(char* dst, const char* src, size_t n, uint32_t key) {
+  const uint64_t key8 = static_cast<uint64_t>(key) << 32 | key;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, src + i, 8);
+    w ^= key8;
+    std::memcpy(dst + i, &w, 8);
+  }
+  for (; i < n; ++i) dst[i] = static_cast<char>(src[i] ^ static_cast<char>(key >> (8 * (i & 3))));
+}
+
+// Sec-WebSocket-Accept for a Sec-WebSocket-Key:
+// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), 28 characters.
+std::string AcceptFor(std::string_view key);
+
+// base64 of `n` bytes (standard alphabet, padded).
+std::string Base64(const uint8_t* data, size_t n);
+
+// HTTP header helpers for the opening handshake: ASCII case-insensitive
+// comparison, stripping of optional whitespace (spaces and tabs), and
+// whether a comma-separated header value holds `token`.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+std::string_view TrimSpaceAndTab(std::string_view s);
+bool HasHeaderToken(std::string_view value, std::string_view token);
+
+}  // namespace netman::websocket_wire
+
+#endif  // TOOLS_COMMON_WEBSOCKET_WIRE_H_
