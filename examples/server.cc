@@ -35,12 +35,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   netman::TcpServer server;
-  server.OnOpen([](netman::Connection& connection) {
+  (void)server.OnOpen([](netman::Connection& connection) {
     absl::PrintF("connection %d open, peer %s\n", connection.id(),
                  connection.peer_address().ToString());
     connection.user_data() = absl::StrCat("client-", connection.id());
   });
-  server.OnClose([](netman::Connection& connection, const absl::Status& reason) {
+  (void)server.OnClose([](netman::Connection& connection, const absl::Status& reason) {
     const auto* name = std::any_cast<std::string>(&connection.user_data());
     absl::PrintF("connection %d closed, name=%s (%s)\n", connection.id(),
                  name != nullptr ? *name : "?", reason.ToString());

@@ -114,11 +114,11 @@ std::string ReadAvailable(int fd, bool& eof) {
   }
 }
 
-class Harness {
+class Harness final : public ConnectionEvents {
  public:
   Harness()
       : sink_(std::make_shared<CountingSink>()), logger_(sink_, LogLevel::kDebug) {
-    auto loop = EventLoop::Create({.logger = logger_});
+    auto loop = EventLoop::Create({.poller_factory = CreateDefaultPoller, .logger = logger_});
     NETMAN_FUZZ_CHECK(loop.ok(), "EventLoop::Create: %s", loop.status().ToString().c_str());
     loop_ = std::move(*loop);
     loop_->RunOnce(absl::ZeroDuration());  // binds the loop to this thread
@@ -137,17 +137,17 @@ class Harness {
       Record(r);
       throw std::runtime_error("boom");
     });
-    auto on_closed = [this](Connection&, const absl::Status& reason) {
-      NETMAN_FUZZ_CHECK(current_ != nullptr, "OnClosed outside a run");
-      ++current_->closed;
-      current_->reason = reason;
-    };
-    limited_ = std::make_unique<FramedProtocol>(
-        &packer_, &router_, &logger_, FramedProtocol::Options{kMaxBody, false},
-        FramedProtocol::Hooks{.on_closed = on_closed});
-    unlimited_ = std::make_unique<FramedProtocol>(
-        &packer_, &router_, &logger_, FramedProtocol::Options{0, false},
-        FramedProtocol::Hooks{.on_closed = on_closed});
+    limited_ = std::make_unique<FramedProtocol>(&packer_, &router_, &logger_,
+                                                FramedProtocol::Options{kMaxBody, false});
+    unlimited_ = std::make_unique<FramedProtocol>(&packer_, &router_, &logger_,
+                                                  FramedProtocol::Options{0, false});
+  }
+
+  void OnOpen(Connection&) override {}
+  void OnClosed(Connection&, const absl::Status& reason) override {
+    NETMAN_FUZZ_CHECK(current_ != nullptr, "OnClosed outside a run");
+    ++current_->closed;
+    current_->reason = reason;
   }
 
   // Feeds `chunks` through a fresh connection; see the file comment.
@@ -161,10 +161,11 @@ class Harness {
                                    fds) == 0,
                       "socketpair: %s", std::strerror(errno));
     UniqueFd peer(fds[1]);
-    auto connection = std::make_shared<Connection>(
-        loop_.get(), UniqueFd(fds[0]), ++next_id_, SocketAddress(),
-        unlimited ? unlimited_.get() : limited_.get(), &packer_);
-    NETMAN_FUZZ_CHECK(connection->Start().ok(), "Connection::Start failed");
+    auto connection = std::make_shared<Connection>(loop_.get(), UniqueFd(fds[0]), ++next_id_,
+                                                   SocketAddress(), &context_);
+    NETMAN_FUZZ_CHECK(
+        connection->Start(ProtocolPtr::Shared(unlimited ? unlimited_.get() : limited_.get())).ok(),
+        "Connection::Start failed");
     const std::weak_ptr<Connection> weak = connection;
 
     bool peer_eof = false;
@@ -233,6 +234,7 @@ class Harness {
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<FramedProtocol> limited_;
   std::unique_ptr<FramedProtocol> unlimited_;
+  ConnectionContext context_{.events = this};
   Outcome* current_ = nullptr;
   uint64_t next_id_ = 0;
 };

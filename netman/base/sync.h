@@ -40,11 +40,13 @@ class ABSL_LOCKABLE Mutex {
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
   // Releases the mutex and wakes threads in AwaitWithTimeout() so they
-  // re-check their conditions (as absl::Mutex::Await does).
+  // re-check their conditions (as absl::Mutex::Await does). The wake-up
+  // comes before the unlock: a waiter that then sees its condition may
+  // destroy the object holding this Mutex (a Notification on its stack) as
+  // soon as it can take the lock, which it cannot while we still touch cv_.
   void Unlock() ABSL_UNLOCK_FUNCTION() {
-    const bool wake = waiters_ > 0;
+    if (waiters_ > 0) cv_.notify_all();
     mu_.unlock();
-    if (wake) cv_.notify_all();
   }
 
   // With the mutex held: waits until `condition()` is true (re-checked each

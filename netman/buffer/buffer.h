@@ -29,7 +29,14 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
+
 namespace netman {
+
+// Writes exactly the number of bytes it was asked for at `dst`: how a
+// serialiser puts a message body straight into an output Buffer
+// (Connection::SendWith) without building an intermediate string.
+using BodyWriter = absl::FunctionRef<void(char* dst)>;
 
 class Buffer {
  public:
@@ -63,6 +70,10 @@ class Buffer {
     return block_ == nullptr ? nullptr : block_->bytes() + block_->read_index;
   }
   std::string_view readable() const { return std::string_view(data(), size()); }
+  // The readable bytes, for transforming them in place (null when released).
+  char* mutable_data() {
+    return block_ == nullptr ? nullptr : block_->bytes() + block_->read_index;
+  }
 
   void Append(const void* bytes, size_t n) {
     if (n == 0) return;

@@ -54,6 +54,8 @@ class DefaultPacker final : public Packer {
     return absl::OkStatus();
   }
   void Encode(uint32_t id, std::string_view body, Buffer& out) const override;
+  // Writes the header, then lets `writer` fill the body in place.
+  void EncodeWith(uint32_t id, size_t size, BodyWriter writer, Buffer& out) const override;
 
   // Writes the 8-byte header for a body of `body_length` bytes to `header`.
   static void EncodeHeader(uint32_t id, uint32_t body_length, char* header) {

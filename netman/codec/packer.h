@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -95,6 +96,17 @@ class Packer {
 
   // Appends the frame for (id, body) to `out`.
   virtual void Encode(uint32_t id, std::string_view body, Buffer& out) const = 0;
+
+  // Appends the frame for message `id` whose body, exactly `size` bytes, is
+  // written by `writer` (zero-copy serialisation: Connection::SendWith).
+  // The default builds the body in a temporary and calls Encode(); a packer
+  // that knows its header size overrides it to write the body in place.
+  virtual void EncodeWith(uint32_t id, size_t size, BodyWriter writer,
+                          Buffer& out) const {
+    std::string body(size, '\0');
+    if (size > 0) writer(body.data());
+    Encode(id, body, out);
+  }
 };
 
 // Decode() as an absl::StatusOr, for code off the per-message path (clients,

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,20 +23,21 @@ namespace {
 [[gnu::cold, gnu::noinline]] absl::Status OutputLimitClosedError() {
   return absl::ResourceExhaustedError("output limit exceeded; connection closed");
 }
-[[gnu::cold, gnu::noinline]] absl::Status BodyTooLargeError() {
-  return absl::InvalidArgumentError("message body larger than 4 GiB");
+[[gnu::cold, gnu::noinline]] absl::Status InputCapError(size_t held, size_t cap) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "received ", held, " bytes the protocol has not consumed, over the input cap of ",
+      cap, " (max_input_bytes)"));
 }
 
 }  // namespace
 
 Connection::Connection(EventLoop* loop, UniqueFd fd, uint64_t id,
-                       const SocketAddress& peer, ConnectionHandler* handler,
-                       const Packer* packer, const ConnectionLimits* limits)
+                       const SocketAddress& peer, const ConnectionContext* context,
+                       std::unique_ptr<Transport> transport)
     : loop_(loop),
       fd_(std::move(fd)),
-      handler_(handler),
-      packer_(packer),
-      limits_(limits),
+      transport_(std::move(transport)),
+      context_(context),
       id_(id),
       peer_(peer) {}
 
@@ -47,8 +47,15 @@ Connection::~Connection() {
   if (fd_.valid() && loop_->IsInLoopThread()) (void)loop_->RemoveFd(fd_.get());
 }
 
-absl::Status Connection::Start() {
-  return loop_->AddFd(fd_.get(), kPollReadable, this);
+absl::Status Connection::Start(ProtocolPtr protocol) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
+  if (!protocol) return absl::InvalidArgumentError("Connection::Start without a protocol");
+  protocol_ = std::move(protocol);
+  absl::Status s = loop_->AddFd(fd_.get(), kPollReadable, this);
+  if (!s.ok()) return s;
+  protocol_ready_ = protocol_->OnAttach(*this);
+  MaybeOpen();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SocketAddress> Connection::local_address() const {
@@ -56,6 +63,36 @@ absl::StatusOr<SocketAddress> Connection::local_address() const {
     return absl::FailedPreconditionError("connection is closed");
   }
   return LocalAddressOf(fd_.get());
+}
+
+void Connection::MaybeOpen() {
+  if (state() != State::kHandshaking || !protocol_ready_) return;
+  if (transport_ != nullptr && !transport_->ready()) return;
+  state_.store(State::kOpen, std::memory_order_release);
+  opened_ = true;
+  context_->events->OnOpen(*this);
+}
+
+void Connection::MarkProtocolReady() {
+  NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
+  protocol_ready_ = true;
+  MaybeOpen();
+}
+
+void Connection::SwitchProtocol(ProtocolPtr next) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
+  if (!next || state() == State::kClosed) return;
+  ProtocolPtr old = std::exchange(protocol_, std::move(next));
+  // The old protocol may be running (this is often called from its
+  // OnData()): it is destroyed from a task, after that call has returned.
+  if (old.owned()) loop_->Post([old = std::move(old)]() {});
+  protocol_ready_ = protocol_->OnAttach(*this);
+  MaybeOpen();
+  // Outside a read, bytes already buffered would otherwise wait for the
+  // peer's next bytes: offer them to the new protocol now.
+  if (!in_read_ && !input_.empty()) {
+    loop_->Post([self = shared_from_this()] { self->ProcessBufferedInput(); });
+  }
 }
 
 void Connection::OnIoEvent(uint32_t events) {
@@ -76,6 +113,10 @@ void Connection::OnIoEvent(uint32_t events) {
 
 void Connection::HandleRead() {
   if (!wants_read()) return;
+  if (transport_ != nullptr) [[unlikely]] {
+    HandleTransportRead();
+    return;
+  }
   char* const spare = loop_->read_buffer();
   ssize_t n;
   const bool had_input = !input_.empty();
@@ -105,66 +146,132 @@ void Connection::HandleRead() {
   if (n > 0) {
     loop_->counters().bytes_read.Add(static_cast<uint64_t>(n));
     TouchUnixNanos(loop_->iteration_unix_nanos());  // heartbeat: any inbound byte counts
-    // Replies produced while handling this read go into the loop's output
-    // scratch buffer unless older output is still queued.
-    if (output_.capacity() == 0) {
-      output_ = loop_->TakeOutputScratch();
-      output_borrowed_ = true;
-    }
-    in_read_ = true;
-    absl::StatusOr<size_t> consumed;
-    if (!had_input) {
-      const std::string_view data(spare, static_cast<size_t>(n));
-      consumed = handler_->OnData(*this, data);
-      if (consumed.ok() && *consumed < data.size() && state() != State::kClosed) {
-        input_.Append(data.substr(*consumed));  // keep the partial message
-      }
-    } else {
-      consumed = handler_->OnData(*this, input_.readable());
-      if (consumed.ok() && state() != State::kClosed) {
-        input_.Consume(*consumed);
-        if (input_.empty()) input_.Release();
-      }
-    }
-    in_read_ = false;
-    if (!consumed.ok()) {
-      // Replies to the valid messages before the bad one still go out.
-      if (state() == State::kOpen) {
-        CloseInLoop(consumed.status());
-      } else if (state() == State::kClosing) {
-        close_reason_ = consumed.status();
-      }
-      input_.Release();
-    } else {
-      if (state() != State::kOpen) input_.Release();  // closed or closing
-      // Replies produced while handling this read leave in one write.
-      if (state() != State::kClosed && !output_.empty() && !writing_) Flush();
-    }
-    ReturnOutputScratch();
+    ProcessInput(had_input ? std::span<char>() : std::span<char>(spare, static_cast<size_t>(n)));
     return;
   }
-  if (n == 0) {  // peer finished sending
-    reading_ = false;
-    if (!input_.empty()) {
-      loop_->logger().Debug("connection %d: peer closed mid-message (%d bytes dropped)",
-                            id_, input_.size());
-    }
-    input_.Release();
-    if (output_.empty()) {
-      CloseNow(absl::OkStatus());
-    } else {
-      // Deliver what is queued (half-close), then close.
-      state_.store(State::kClosing, std::memory_order_release);
-      if (!writing_) {
-        Flush();
-      } else {
-        UpdateInterest();
-      }
-    }
+  if (n == 0) {
+    HandlePeerClosed();
     return;
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
   CloseNow(ErrnoStatus(errno, "read"));
+}
+
+void Connection::HandleTransportRead() {
+  // Application bytes go straight behind a partial message, or else into the
+  // loop's input scratch buffer for this read.
+  const bool had_input = !input_.empty();
+  Buffer scratch;
+  if (!had_input) scratch = loop_->TakeInputScratch();
+  Buffer& sink = had_input ? input_ : scratch;
+  absl::StatusOr<Transport::ReadResult> r = transport_->Read(
+      fd_.get(), std::span<char>(loop_->read_buffer(), EventLoop::kReadBufferSize), sink);
+  if (!r.ok()) {
+    loop_->ReturnInputScratch(std::move(scratch));
+    CloseNow(r.status());
+    return;
+  }
+  if (r->wire_bytes > 0) {
+    loop_->counters().bytes_read.Add(r->wire_bytes);
+    TouchUnixNanos(loop_->iteration_unix_nanos());
+  }
+  MaybeOpen();  // the transport's handshake may have completed
+  if (!sink.empty() && is_receiving()) {
+    ProcessInput(had_input ? std::span<char>()
+                           : std::span<char>(scratch.mutable_data(), scratch.size()));
+  } else if (has_output() && !writing_ && state() != State::kClosed) {
+    Flush();  // handshake bytes
+  }
+  loop_->ReturnInputScratch(std::move(scratch));
+  if (r->outcome == Transport::ReadOutcome::kPeerClosed && is_receiving()) {
+    HandlePeerClosed();
+  }
+}
+
+void Connection::ProcessInput(std::span<char> fresh) {
+  // Replies produced while handling this read go into the loop's output
+  // scratch buffer unless older output is still queued.
+  if (output_.capacity() == 0) {
+    output_ = loop_->TakeOutputScratch();
+    output_borrowed_ = true;
+  }
+  in_read_ = true;
+  absl::StatusOr<size_t> consumed;
+  if (input_.empty()) {
+    consumed = Deliver(fresh);
+    if (consumed.ok() && *consumed < fresh.size() && state() != State::kClosed) {
+      input_.Append(fresh.data() + *consumed, fresh.size() - *consumed);  // partial message
+    }
+  } else {
+    consumed = Deliver(std::span<char>(input_.mutable_data(), input_.size()));
+    if (consumed.ok() && state() != State::kClosed) {
+      input_.Consume(*consumed);
+      if (input_.empty()) input_.Release();
+    }
+  }
+  // Bytes left unconsumed because reading paused are consumable, not a
+  // protocol stuck on an incomplete unit: the cap does not apply to them.
+  const size_t cap = context_->limits.max_input_bytes;
+  if (consumed.ok() && cap != 0 && input_.size() > cap && !read_paused_) [[unlikely]] {
+    loop_->counters().input_cap_closes.Add();
+    consumed = InputCapError(input_.size(), cap);
+  }
+  in_read_ = false;
+  if (!consumed.ok()) {
+    // Replies to the valid messages before the bad one still go out.
+    if (is_receiving()) {
+      CloseInLoop(consumed.status());
+    } else if (state() == State::kClosing) {
+      close_reason_ = consumed.status();
+    }
+    input_.Release();
+  } else {
+    if (!is_receiving()) input_.Release();  // closed or closing
+    // Replies produced while handling this read leave in one write.
+    if (state() != State::kClosed && has_output() && !writing_) Flush();
+  }
+  ReturnOutputScratch();
+}
+
+absl::StatusOr<size_t> Connection::Deliver(std::span<char> input) {
+  Protocol* protocol = protocol_.get();
+  absl::StatusOr<size_t> consumed = protocol->OnData(*this, input);
+  // The protocol handed the connection over mid-read: the rest of the bytes
+  // belong to its successor.
+  while (protocol_.get() != protocol && consumed.ok() && *consumed < input.size() &&
+         is_receiving()) {
+    protocol = protocol_.get();
+    absl::StatusOr<size_t> more = protocol->OnData(*this, input.subspan(*consumed));
+    if (!more.ok()) return more.status();
+    *consumed += *more;
+  }
+  return consumed;
+}
+
+void Connection::ProcessBufferedInput() {
+  if (!is_receiving() || !wants_read() || input_.empty() || in_read_) return;
+  ProcessInput(std::span<char>());
+}
+
+void Connection::HandlePeerClosed() {
+  reading_ = false;
+  if (!input_.empty()) {
+    loop_->logger().Debug("connection %d: peer closed mid-message (%d bytes dropped)",
+                          id_, input_.size());
+  }
+  input_.Release();
+  if (transport_ != nullptr) transport_->OnClosing();
+  if (!has_output()) {
+    CloseNow(absl::OkStatus());
+    return;
+  }
+  // Deliver what is queued (half-close), then close.
+  state_.store(State::kClosing, std::memory_order_release);
+  if (!writing_) {
+    Flush();
+  } else {
+    UpdateInterest();
+  }
 }
 
 void Connection::ReturnOutputScratch() {
@@ -184,22 +291,34 @@ void Connection::HandleWrite() { Flush(); }
 
 void Connection::Flush() {
   if (state() == State::kClosed) return;
-  if (!output_.empty()) {
-    ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      output_.Consume(static_cast<size_t>(n));
-      loop_->counters().bytes_written.Add(static_cast<uint64_t>(n));
-    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      CloseNow(ErrnoStatus(errno, "write"));
+  size_t remaining;
+  if (transport_ == nullptr) [[likely]] {
+    if (!output_.empty()) {
+      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        output_.Consume(static_cast<size_t>(n));
+        loop_->counters().bytes_written.Add(static_cast<uint64_t>(n));
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        CloseNow(ErrnoStatus(errno, "write"));
+        return;
+      }
+    }
+    remaining = output_.size();
+  } else {
+    absl::StatusOr<Transport::WriteResult> w = transport_->Write(fd_.get(), output_);
+    if (!w.ok()) {
+      CloseNow(w.status());
       return;
     }
+    loop_->counters().bytes_written.Add(w->wire_bytes);
+    remaining = w->pending + output_.size();
   }
-  if (!output_.empty()) {
+  if (remaining > 0) {
     if (!writing_) {
       writing_ = true;
       UpdateInterest();
     }
-    if (limits_ != nullptr) AfterFlush(output_.size());
+    AfterFlush(remaining);
     return;
   }
   if (!output_borrowed_) output_.Release();  // else HandleRead returns it
@@ -207,12 +326,10 @@ void Connection::Flush() {
     writing_ = false;
     UpdateInterest();
   }
-  if (limits_ != nullptr) {
-    // With nothing left, AfterFlush only has work if a limit had tripped.
-    if (above_high_water_ || read_paused_) AfterFlush(0);
-    if (limits_->notify_write_complete && state() != State::kClosed) {
-      handler_->OnWriteComplete(*this);
-    }
+  // With nothing left, AfterFlush only has work if a limit had tripped.
+  if (above_high_water_ || read_paused_) AfterFlush(0);
+  if (context_->limits.notify_write_complete && state() != State::kClosed) {
+    context_->events->OnWriteComplete(*this);
   }
   if (state() == State::kClosing) {
     CloseNow(std::move(close_reason_));
@@ -233,31 +350,39 @@ void Connection::QueueFlush() {
   });
 }
 
-void Connection::AppendOutput(std::string_view bytes) {
-  output_.Append(bytes);
-  if (OutputWithinLimits()) QueueFlush();
-}
-
-bool Connection::CheckOutputLimit() {
-  const size_t limit = limits_->max_output_bytes;
-  const size_t queued = output_.size();
+bool Connection::CheckOutputLimit(size_t before) {
+  const ConnectionLimits& limits = context_->limits;
+  const size_t queued = output_bytes();
   // Already backed up (the kernel refused bytes): what is queued now is
   // unsent output, so the high-water mark applies. Before the first refusal
   // a batch of replies is just waiting for this read's flush.
-  if (writing_ && limits_->high_water_mark != 0 && !above_high_water_ &&
-      queued >= limits_->high_water_mark) {
+  if (writing_ && limits.high_water_mark != 0 && !above_high_water_ &&
+      queued >= limits.high_water_mark) {
     above_high_water_ = true;
     loop_->counters().high_water_events.Add();
-    handler_->OnHighWaterMark(*this, queued);
+    context_->events->OnHighWaterMark(*this, queued);
   }
+  const size_t limit = limits.max_output_bytes;
   if (limit == 0 || queued <= limit) return true;
-  if (limits_->output_limit_policy == OutputLimitPolicy::kClose || queued > 2 * limit) {
+  if (limits.output_limit_policy == OutputLimitPolicy::kClose) {
+    // The cap applies to the backlog a message joins, not to the message: a
+    // reply as large as the largest accepted request always goes out.
+    if (before <= limit) return true;
     loop_->counters().output_limit_closes.Add();
     CloseNow(absl::ResourceExhaustedError(absl::StrCat(
-        "output queue of ", queued, " bytes exceeds the limit of ", limit,
-        " (peer not reading)")));
+        "peer not reading: ", before, " bytes of earlier output still unsent, over "
+        "max_output_bytes of ", limit, " (policy: close)")));
     return false;
   }
+  if (before > 2 * limit) {
+    loop_->counters().output_limit_closes.Add();
+    CloseNow(absl::ResourceExhaustedError(absl::StrCat(
+        "peer not reading: ", before, " bytes of output still unsent, over twice "
+        "max_output_bytes of ", limit, " while reading from it was paused")));
+    return false;
+  }
+  // This message crossed the cap: it is kept, and no more are read (or
+  // dispatched from this read: wants_messages()) until the peer catches up.
   if (!read_paused_) {
     read_paused_ = true;
     loop_->counters().read_pauses.Add();
@@ -267,88 +392,136 @@ bool Connection::CheckOutputLimit() {
 }
 
 void Connection::AfterFlush(size_t remaining) {
-  if (limits_->high_water_mark != 0) {
-    if (remaining >= limits_->high_water_mark) {
+  const ConnectionLimits& limits = context_->limits;
+  if (limits.high_water_mark != 0) {
+    if (remaining >= limits.high_water_mark) {
       if (!above_high_water_) {
         above_high_water_ = true;
         loop_->counters().high_water_events.Add();
-        handler_->OnHighWaterMark(*this, remaining);
+        context_->events->OnHighWaterMark(*this, remaining);
       }
     } else {
       above_high_water_ = false;
     }
   }
-  if (read_paused_ && remaining <= limits_->max_output_bytes / 2 &&
+  if (read_paused_ && remaining <= limits.max_output_bytes / 2 &&
       state() == State::kOpen) {
     read_paused_ = false;
     UpdateInterest();
+    // Messages that arrived with the read that paused it are waiting.
+    if (!input_.empty()) {
+      loop_->Post([self = shared_from_this()] { self->ProcessBufferedInput(); });
+    }
   }
+}
+
+absl::Status Connection::AfterEncode(size_t before) {
+  loop_->counters().messages_out.Add();
+  if (!OutputWithinLimits(before)) return OutputLimitClosedError();
+  // Inside a read, the read's own flush sends it.
+  if (!in_read_) QueueFlush();
+  return absl::OkStatus();
 }
 
 absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
-  if (body.size() > std::numeric_limits<uint32_t>::max()) return BodyTooLargeError();
   if (state() != State::kOpen) return NotOpenError();
   if (loop_->IsInLoopThread()) {
-    loop_->counters().messages_out.Add();
-    packer_->Encode(message_id, body, output_);
-    if (!OutputWithinLimits()) return OutputLimitClosedError();
-    // Inside a read, the read's own flush sends it.
-    if (!in_read_) QueueFlush();
-    return absl::OkStatus();
+    const size_t before = output_bytes();
+    absl::Status encoded = protocol_->Encode(message_id, body, output_);
+    if (!encoded.ok()) [[unlikely]] return encoded;
+    return AfterEncode(before);
   }
-  return SendFromOtherThread(message_id, body);
+  Buffer copy;
+  copy.Append(body);
+  return SendFromOtherThread(message_id, std::move(copy));
 }
 
-absl::Status Connection::SendFromOtherThread(uint32_t message_id,
-                                             std::string_view body) {
-  // Encode here, on the caller's thread; the loop only moves the frame in.
-  Buffer frame;
-  packer_->Encode(message_id, body, frame);
-  loop_->Post([self = shared_from_this(), frame = std::move(frame)]() mutable {
+absl::Status Connection::SendWith(uint32_t message_id, size_t size, BodyWriter writer) {
+  if (state() != State::kOpen) return NotOpenError();
+  if (loop_->IsInLoopThread()) {
+    const size_t before = output_bytes();
+    absl::Status encoded = protocol_->EncodeWith(message_id, size, writer, output_);
+    if (!encoded.ok()) return encoded;
+    return AfterEncode(before);
+  }
+  Buffer body;
+  if (size > 0) {
+    writer(body.Writable(size));
+    body.Commit(size);
+  }
+  return SendFromOtherThread(message_id, std::move(body));
+}
+
+absl::Status Connection::SendFromOtherThread(uint32_t message_id, Buffer body) {
+  // Encoded on the loop, in posting order: a stateful encoder (deflate, a
+  // sequence number) sees one message at a time.
+  loop_->Post([self = shared_from_this(), message_id, body = std::move(body)]() {
     if (self->state() != State::kOpen) return;
-    self->loop_->counters().messages_out.Add();
-    if (self->output_.empty()) {
-      self->output_ = std::move(frame);
-      if (self->OutputWithinLimits()) self->QueueFlush();
-    } else {
-      self->AppendOutput(frame.readable());
+    const size_t before = self->output_bytes();
+    absl::Status encoded = self->protocol_->Encode(message_id, body.readable(), self->output_);
+    if (!encoded.ok()) {
+      self->loop_->logger().Warning("connection %d: message %d sent from another thread "
+                                    "not sent: %s",
+                                    self->id_, message_id, encoded.ToString());
+      return;
     }
+    (void)self->AfterEncode(before);
   });
   return absl::OkStatus();
 }
 
+void Connection::SendEncoded(const void* encoding_key, std::string_view frame,
+                             uint32_t message_id, std::string_view body) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
+  if (state() != State::kOpen) return;
+  const size_t before = output_bytes();
+  if (encoding_key != nullptr && protocol_->encoding_key() == encoding_key) {
+    output_.Append(frame);
+  } else if (!protocol_->Encode(message_id, body, output_).ok()) {
+    return;
+  }
+  (void)AfterEncode(before);
+}
+
 absl::Status Connection::SendBytes(std::string_view bytes) {
-  if (state() != State::kOpen) return NotOpenError();
+  if (!is_receiving()) return NotOpenError();
   if (loop_->IsInLoopThread()) {
-    AppendOutput(bytes);
-    return state() == State::kClosed ? OutputLimitClosedError() : absl::OkStatus();
+    const size_t before = output_bytes();
+    output_.Append(bytes);
+    if (!OutputWithinLimits(before)) return OutputLimitClosedError();
+    if (!in_read_) QueueFlush();
+    return absl::OkStatus();
   }
   Buffer copy;
   copy.Append(bytes);
   loop_->Post([self = shared_from_this(), copy = std::move(copy)]() mutable {
-    if (self->state() != State::kOpen) return;
-    self->AppendOutput(copy.readable());
+    if (!self->is_receiving()) return;
+    const size_t before = self->output_bytes();
+    self->output_.Append(copy.readable());
+    if (self->OutputWithinLimits(before)) self->QueueFlush();
   });
   return absl::OkStatus();
 }
 
 void Connection::Close() {
-  if (state() != State::kOpen) return;
+  if (!is_receiving()) return;
   loop_->RunInLoop([self = shared_from_this()]() { self->CloseInLoop(); });
 }
 
 void Connection::CloseInLoop(absl::Status reason) {
-  if (state() != State::kOpen) return;
+  if (!is_receiving()) return;
   reading_ = false;
-  if (!in_read_) input_.Release();  // else HandleRead drops it afterwards
-  if (output_.empty()) {
+  if (!in_read_) input_.Release();  // else ProcessInput drops it afterwards
+  if (transport_ != nullptr) transport_->OnClosing();
+  if (!has_output()) {
     CloseNow(std::move(reason));
     return;
   }
   close_reason_ = std::move(reason);
   state_.store(State::kClosing, std::memory_order_release);
   if (!writing_) {
-    Flush();  // arms write interest if needed
+    // Inside a read, ProcessInput's flush sends it.
+    if (!in_read_) Flush();  // arms write interest if needed
   } else {
     UpdateInterest();
   }
@@ -367,7 +540,7 @@ void Connection::ShutdownWrite() {
 
 void Connection::ShutdownWriteInLoop() {
   if (state() == State::kClosed || write_shut_) return;
-  if (!output_.empty()) {
+  if (has_output()) {
     shutdown_after_flush_ = true;
     return;
   }
@@ -389,17 +562,18 @@ void Connection::CloseNow(absl::Status reason) {
   (void)loop_->RemoveFd(fd_.get());
   fd_.reset();
   // A handler on the stack may still look at its message body, which points
-  // into input_: HandleRead releases it once the handler has returned.
+  // into input_: ProcessInput releases it once the handler has returned.
   if (!in_read_) input_.Release();
   if (output_borrowed_) {
-    output_.Clear();  // HandleRead gives it back to the loop
+    output_.Clear();  // ProcessInput gives it back to the loop
   } else {
     output_.Release();
   }
   // OnClosed runs after whatever handler call is on the stack has returned;
   // the task's reference keeps the connection alive until then.
   loop_->Post([self = shared_from_this(), reason = std::move(reason)]() {
-    self->handler_->OnClosed(*self, reason);
+    if (self->protocol_) self->protocol_->OnConnectionClosed(*self, reason);
+    self->context_->events->OnClosed(*self, reason);
   });
 }
 

@@ -79,16 +79,24 @@ bool ParseFrames(std::string_view stream, std::vector<Msg>* out) {
   return true;
 }
 
-// Decodes frames with DefaultPacker and passes each to on_message (default:
-// echo). Records what tests check about the read path.
-class TestHandler : public ConnectionHandler {
+// The connection's protocol and events in one: decodes frames with
+// DefaultPacker and passes each to on_message (default: echo), frames
+// Send() with DefaultPacker. Records what tests check about the read path.
+class TestHandler : public Protocol, public ConnectionEvents {
  public:
   explicit TestHandler(EventLoop* loop) : loop_(loop) {}
 
   // Called for each complete message; the default echoes it.
   std::function<void(Connection&, const Message&)> on_message;
 
-  absl::StatusOr<size_t> OnData(Connection& c, std::string_view input) override {
+  absl::Status Encode(uint32_t id, std::string_view body, Buffer& out) override {
+    packer_.Encode(id, body, out);
+    return absl::OkStatus();
+  }
+  void OnOpen(Connection&) override { ++opened_count; }
+
+  absl::StatusOr<size_t> OnData(Connection& c, std::span<char> bytes) override {
+    const std::string_view input(bytes.data(), bytes.size());
     ++on_data_calls;
     scratch_capacity_at_entry.push_back(loop_->output_scratch_capacity());
     connection_capacity_at_entry.push_back(c.buffer_capacity());
@@ -132,8 +140,10 @@ class TestHandler : public ConnectionHandler {
   int mid_read_writes = 0;
   std::vector<size_t> scratch_capacity_at_entry;
   std::vector<size_t> connection_capacity_at_entry;
+  int opened_count = 0;
   int closed_count = 0;
   absl::Status close_reason;
+  ConnectionContext context{.events = this};
 
  private:
   EventLoop* const loop_;
@@ -151,7 +161,7 @@ class ConnectionTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    auto loop = EventLoop::Create({});
+    auto loop = EventLoop::Create({.poller_factory = CreateDefaultPoller});
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(*loop);
     loop_->RunOnce(absl::ZeroDuration());  // bind the loop to this thread
@@ -229,8 +239,9 @@ class ConnectionTest : public ::testing::Test {
     peer->connection = std::make_shared<Connection>(
         loop_.get(), std::move(server), next_id_++,
         SocketAddress::FromSockaddr(reinterpret_cast<struct sockaddr*>(&ss), len),
-        peer->handler, &packer_);
-    absl::Status started = peer->connection->Start();
+        &peer->handler->context);
+    absl::Status started = peer->connection->Start(ProtocolPtr::Shared(peer->handler));
+    EXPECT_EQ(peer->handler->opened_count, 1);
     EXPECT_TRUE(started.ok()) << started;
     if (!started.ok()) return nullptr;
     peers_.push_back(std::move(peer));

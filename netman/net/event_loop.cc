@@ -1,15 +1,23 @@
 // Copyright netman authors.
 #include "netman/net/event_loop.h"
-#include "netman/base/sync.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <utility>
+
+#include "netman/base/sync.h"
 
 namespace netman {
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(Options options) {
-  absl::StatusOr<std::unique_ptr<Poller>> poller =
-      options.poller_factory ? options.poller_factory() : CreateDefaultPoller();
+  if (!options.poller_factory) {
+    return absl::InvalidArgumentError(
+        "EventLoop::Options::poller_factory is required (e.g. CreateDefaultPoller)");
+  }
+  absl::StatusOr<std::unique_ptr<Poller>> poller = options.poller_factory();
   if (!poller.ok()) return poller.status();
+  if (*poller == nullptr) return absl::InvalidArgumentError("poller factory returned null");
   const Clock* clock = options.clock ? options.clock : &RealClock::Instance();
   return std::unique_ptr<EventLoop>(
       new EventLoop(std::move(*poller), clock, std::move(options.logger)));
@@ -23,7 +31,18 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, const Clock* clock,
       iteration_time_(clock->Now()),
       iteration_unix_nanos_(absl::ToUnixNanos(iteration_time_)),
       read_buffer_(new char[kReadBufferSize]) {
-  events_.reserve(256);
+  events_.reserve(kInitialEventCapacity);
+}
+
+void EventLoop::AbortNotInLoopThread(const char* method) const {
+  std::ostringstream owner, caller;
+  owner << loop_thread_.load(std::memory_order_acquire);
+  caller << std::this_thread::get_id();
+  std::fprintf(stderr,
+               "netman: %s is loop-thread only: called on thread %s, the loop "
+               "runs on thread %s\n",
+               method, caller.str().c_str(), owner.str().c_str());
+  std::abort();
 }
 
 EventLoop::~EventLoop() {
@@ -47,7 +66,7 @@ void EventLoop::Run() {
   }
   // Run what clean-up was posted before and during the last iteration
   // (e.g. connections finishing their close), until nothing is left.
-  for (int round = 0; round < 16; ++round) {
+  for (int round = 0; round < kMaxCleanupRounds; ++round) {
     bool more;
     {
       MutexLock lock(&mu_);
@@ -135,6 +154,7 @@ size_t EventLoop::PendingRemoteTasks() const {
 
 TimerId EventLoop::AddTimer(absl::Duration delay, absl::Duration interval,
                             absl::AnyInvocable<void()> callback) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(this);
   TimerId id = next_timer_id_++;
   timers_.emplace(id, Timer{std::move(callback), interval});
   timer_queue_.push(TimerEntry{clock_->Now() + delay, next_sequence_++, id});
@@ -152,7 +172,10 @@ TimerId EventLoop::RunEvery(absl::Duration interval,
   return AddTimer(interval, interval, std::move(callback));
 }
 
-void EventLoop::Cancel(TimerId id) { timers_.erase(id); }
+void EventLoop::Cancel(TimerId id) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(this);
+  timers_.erase(id);
+}
 
 void EventLoop::RunDueTimers() {
   if (timer_queue_.empty()) return;
@@ -187,13 +210,18 @@ void EventLoop::RunDueTimers() {
 }
 
 absl::Status EventLoop::AddFd(int fd, uint32_t interest, IoHandler* handler) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(this);
   return poller_->Add(fd, interest, handler);
 }
 
 absl::Status EventLoop::ModifyFd(int fd, uint32_t interest, IoHandler* handler) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(this);
   return poller_->Modify(fd, interest, handler);
 }
 
-absl::Status EventLoop::RemoveFd(int fd) { return poller_->Remove(fd); }
+absl::Status EventLoop::RemoveFd(int fd) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(this);
+  return poller_->Remove(fd);
+}
 
 }  // namespace netman

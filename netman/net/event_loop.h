@@ -5,7 +5,7 @@
 // tasks posted to it. Everything a connection does happens on its loop.
 //
 // Example:
-//   auto loop = EventLoop::Create({});
+//   auto loop = EventLoop::Create({.poller_factory = CreateDefaultPoller});
 //   std::thread t([&] { (*loop)->Run(); });
 //   (*loop)->Post([] { /* runs on the loop thread */ });
 //   TimerId t = (*loop)->RunEvery(absl::Seconds(1), [] { Tick(); });
@@ -13,9 +13,11 @@
 //   t.join();
 //
 // Threading: Post(), RunInLoop(), Quit(), Wakeup() and IsInLoopThread() are
-// safe from any thread. Everything else (fd registration, timers, the read
-// buffer) must be called on the loop thread. The loop thread is the thread
-// that calls Run() (or RunOnce()); before that, no thread is.
+// safe from any thread. Everything else (fd registration, timers, the
+// scratch buffers) must be called on the loop thread, and debug builds check
+// it (NETMAN_DCHECK_IN_LOOP_THREAD, as muduo's assertInLoopThread). The loop
+// thread is the thread that calls Run() (or RunOnce()); before that, no
+// thread is, and the thread setting the loop up may use it.
 #ifndef NETMAN_NET_EVENT_LOOP_H_
 #define NETMAN_NET_EVENT_LOOP_H_
 
@@ -39,6 +41,15 @@
 #include "netman/poller/poller.h"
 #include "netman/base/sync.h"
 
+// Debug builds (no NDEBUG: --config=debug, asan, tsan) abort with a message
+// when a loop-thread-only method runs on another thread; release builds
+// compile the check away.
+#ifndef NDEBUG
+#define NETMAN_DCHECK_IN_LOOP_THREAD(loop) (loop)->AssertInLoopThread(__func__)
+#else
+#define NETMAN_DCHECK_IN_LOOP_THREAD(loop) static_cast<void>(0)
+#endif
+
 namespace netman {
 
 // Identifies a timer for Cancel(). 0 is never a valid id.
@@ -49,7 +60,9 @@ class EventLoop {
   using Task = absl::AnyInvocable<void() &&>;
 
   struct Options {
-    // Creates the poller; empty means CreateDefaultPoller().
+    // Creates the poller (required: e.g. CreateDefaultPoller from
+    // //netman/poller, or a fake). The loop does not pick one itself, so
+    // depending on it does not link a concrete poller.
     PollerFactory poller_factory;
     // Time source for timers; null means RealClock. Not owned; must outlive
     // the loop.
@@ -60,8 +73,13 @@ class EventLoop {
   // Size of the per-loop read buffer every connection on the loop reads into
   // (a pipelined batch of 16 4-KiB messages fits in one read).
   static constexpr size_t kReadBufferSize = 256 * 1024;
-  // The output scratch buffer is kept between reads only up to this size.
+  // A scratch buffer is kept between reads only up to this size.
   static constexpr size_t kMaxRetainedOutputScratch = 512 * 1024;
+  // Ready events taken per wait before the event vector grows.
+  static constexpr size_t kInitialEventCapacity = 256;
+  // After Quit(): how many rounds of clean-up tasks (tasks posting tasks)
+  // Run() still runs before returning.
+  static constexpr int kMaxCleanupRounds = 16;
 
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create(Options options);
   ~EventLoop();
@@ -80,6 +98,14 @@ class EventLoop {
   bool IsInLoopThread() const {
     return loop_thread_.load(std::memory_order_acquire) ==
            std::this_thread::get_id();
+  }
+  // Aborts, naming `method`, unless called on the loop thread or before any
+  // thread has run the loop. Use NETMAN_DCHECK_IN_LOOP_THREAD.
+  void AssertInLoopThread(const char* method) const {
+    const std::thread::id owner = loop_thread_.load(std::memory_order_acquire);
+    if (owner != std::this_thread::get_id() && owner != std::thread::id()) {
+      AbortNotInLoopThread(method);
+    }
   }
 
   // Queues `task` to run on the loop thread after the current iteration's
@@ -111,15 +137,23 @@ class EventLoop {
   // buffer) for the replies it produces, sends them with one write and gives
   // it back, keeping only what the kernel did not take. So a busy loop does
   // not allocate per batch of replies, and idle connections hold nothing.
-  Buffer TakeOutputScratch() { return std::move(output_scratch_); }
+  Buffer TakeOutputScratch() {
+    NETMAN_DCHECK_IN_LOOP_THREAD(this);
+    return std::move(output_scratch_);
+  }
   // Storage the output scratch buffer holds while not lent (tests).
   size_t output_scratch_capacity() const { return output_scratch_.capacity(); }
   // Gives the buffer back (cleared); one beyond kMaxRetainedOutputScratch is
   // freed instead.
-  void ReturnOutputScratch(Buffer buffer) {
-    buffer.Clear();
-    if (buffer.capacity() <= kMaxRetainedOutputScratch) output_scratch_ = std::move(buffer);
+  void ReturnOutputScratch(Buffer buffer) { Retain(std::move(buffer), output_scratch_); }
+  // The same for input a Transport decrypts (loop thread only): lent for one
+  // read, so connections behind a transport hold no input buffer between
+  // messages either. Plain connections never use it.
+  Buffer TakeInputScratch() {
+    NETMAN_DCHECK_IN_LOOP_THREAD(this);
+    return std::move(input_scratch_);
   }
+  void ReturnInputScratch(Buffer buffer) { Retain(std::move(buffer), input_scratch_); }
 
   const Clock& clock() const { return *clock_; }
   // This loop's counters (incremented on the loop thread, readable anywhere).
@@ -151,6 +185,11 @@ class EventLoop {
   };
 
   EventLoop(std::unique_ptr<Poller> poller, const Clock* clock, Logger logger);
+  [[noreturn, gnu::cold]] void AbortNotInLoopThread(const char* method) const;
+  static void Retain(Buffer buffer, Buffer& slot) {
+    buffer.Clear();
+    if (buffer.capacity() <= kMaxRetainedOutputScratch) slot = std::move(buffer);
+  }
   void BindToCurrentThread();
   absl::Duration NextTimeout(absl::Duration max_wait);
   void RunDueTimers();
@@ -172,6 +211,7 @@ class EventLoop {
   int64_t iteration_unix_nanos_;
   std::unique_ptr<char[]> read_buffer_;
   Buffer output_scratch_;
+  Buffer input_scratch_;
 
   // Tasks posted from the loop thread itself: no lock needed.
   std::vector<Task> local_tasks_;

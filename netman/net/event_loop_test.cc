@@ -16,11 +16,35 @@ namespace {
 
 std::unique_ptr<EventLoop> NewLoop(const Clock* clock = nullptr) {
   EventLoop::Options options;
+  options.poller_factory = CreateDefaultPoller;
   options.clock = clock;
   auto loop = EventLoop::Create(std::move(options));
   EXPECT_TRUE(loop.ok()) << loop.status();
   return std::move(*loop);
 }
+
+TEST(EventLoopTest, RequiresAPollerFactory) {
+  auto loop = EventLoop::Create({});
+  ASSERT_FALSE(loop.ok());
+  EXPECT_EQ(loop.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+#ifndef NDEBUG
+// Debug builds (the ASan and TSan stages) check the loop-thread contract.
+TEST(EventLoopDeathTest, LoopThreadOnlyMethodsAbortOnAnotherThread) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto loop = NewLoop();
+  loop->RunOnce(absl::ZeroDuration());  // binds the loop to this thread
+  EXPECT_DEATH(
+      {
+        std::thread other([&] { loop->RunAfter(absl::Seconds(1), [] {}); });
+        other.join();
+      },
+      "AddTimer is loop-thread only");
+  // On the loop thread it is fine.
+  EXPECT_NE(loop->RunAfter(absl::Seconds(1), [] {}), 0u);
+}
+#endif
 
 TEST(EventLoopTest, PostFromOtherThreadsRunsOnLoopThreadInOrder) {
   auto loop = NewLoop();

@@ -39,7 +39,8 @@ struct IoCounters {
   Counter bytes_written;
   Counter messages_in;
   Counter messages_out;
-  Counter connections_opened;
+  Counter connections_accepted;  // started on this loop
+  Counter connections_opened;    // ready to carry messages (OnOpen fired)
   Counter connections_closed;
   // Closes by reason (index: absl::StatusCode; kOk = orderly).
   std::array<Counter, kStatusCodes> closed_by_code;
@@ -48,6 +49,9 @@ struct IoCounters {
   Counter read_pauses;        // reading paused by the output limit
   Counter output_limit_closes;
   Counter idle_closes;        // heartbeat kicks
+  Counter handshake_failures; // closed before they opened (any reason)
+  Counter handshake_timeouts; // of which: handshake_timeout expired
+  Counter input_cap_closes;   // max_input_bytes crossed
 
   void CountClose(const absl::Status& reason) {
     connections_closed.Add();

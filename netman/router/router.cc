@@ -5,9 +5,8 @@
 
 namespace netman {
 
-RouteGroup& RouteGroup::Use(Middleware middleware) {
-  middleware_.push_back(std::move(middleware));
-  return *this;
+absl::Status RouteGroup::Use(Middleware middleware) {
+  return router_->AddMiddleware(middleware_, std::move(middleware));
 }
 
 absl::Status RouteGroup::AddRouter(uint32_t id, Handler handler) {
@@ -22,8 +21,17 @@ absl::Status Router::AddRouter(uint32_t id, Handler handler) {
   return AddRoute(id, std::move(handler), nullptr);
 }
 
+absl::Status Router::CheckNotFrozen(const char* what) const {
+  if (!frozen_) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " after the server started: routes and middleware are "
+                         "fixed once it runs"));
+}
+
 absl::Status Router::AddRoute(uint32_t id, Handler handler,
                               const RouteGroup* group) {
+  MutexLock lock(&mu_);
+  if (absl::Status s = CheckNotFrozen("AddRouter"); !s.ok()) return s;
   if (!handler) {
     return absl::InvalidArgumentError(
         absl::StrCat("empty handler for message id ", id));
@@ -43,19 +51,43 @@ absl::Status Router::AddRoute(uint32_t id, Handler handler,
   return absl::OkStatus();
 }
 
-Router& Router::Use(Middleware middleware) {
-  middleware_.push_back(std::move(middleware));
-  return *this;
+absl::Status Router::Use(Middleware middleware) {
+  return AddMiddleware(middleware_, std::move(middleware));
+}
+
+absl::Status Router::AddMiddleware(std::vector<Middleware>& chain,
+                                   Middleware middleware) {
+  MutexLock lock(&mu_);
+  if (absl::Status s = CheckNotFrozen("Use"); !s.ok()) return s;
+  if (!middleware) return absl::InvalidArgumentError("empty middleware");
+  chain.push_back(std::move(middleware));
+  return absl::OkStatus();
 }
 
 RouteGroup& Router::Group(std::vector<Middleware> middleware) {
+  MutexLock lock(&mu_);
   groups_.push_back(RouteGroup(this));
-  groups_.back().middleware_ = std::move(middleware);
+  // A frozen router hands out a group with no middleware, whose
+  // registrations all fail.
+  if (!frozen_) groups_.back().middleware_ = std::move(middleware);
   return groups_.back();
 }
 
-void Router::SetNotFoundHandler(Handler handler) {
+absl::Status Router::SetNotFoundHandler(Handler handler) {
+  MutexLock lock(&mu_);
+  if (absl::Status s = CheckNotFrozen("SetNotFoundHandler"); !s.ok()) return s;
   not_found_ = Route{std::move(handler), nullptr};
+  return absl::OkStatus();
+}
+
+void Router::Freeze() {
+  MutexLock lock(&mu_);
+  frozen_ = true;
+}
+
+bool Router::frozen() const {
+  MutexLock lock(&mu_);
+  return frozen_;
 }
 
 bool Router::DispatchWithMiddleware(Request& request, const Route* route) const {

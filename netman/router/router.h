@@ -20,9 +20,15 @@
 // Nothing here knows about framing: the TCP framed protocol and the WebSocket
 // server dispatch through the same Router.
 //
-// Threading: configure (AddRouter, Use, Group, SetNotFoundHandler) before
-// concurrent use; Find() and Dispatch() are then safe from any number of
-// threads. Handlers run on the loop thread of the request's connection.
+// Configuration (AddRouter, Use, Group, SetNotFoundHandler, and the same on
+// a RouteGroup) ends with Freeze(), which a server calls when it starts:
+// every registration after it returns FailedPrecondition and changes
+// nothing, so routes cannot race with the loops dispatching them.
+//
+// Threading: registrations and Freeze() are safe from any thread (they are
+// serialised by a mutex). Find() and Dispatch() are safe from any number of
+// threads once the router is frozen (or while nothing registers); they take
+// no lock. Handlers run on the loop thread of the request's connection.
 #ifndef NETMAN_ROUTER_ROUTER_H_
 #define NETMAN_ROUTER_ROUTER_H_
 
@@ -31,8 +37,10 @@
 #include <functional>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "netman/base/sync.h"
 #include "netman/router/request.h"
 
 namespace netman {
@@ -48,10 +56,12 @@ class Router;
 // valid for the Router's lifetime.
 class RouteGroup {
  public:
-  // Adds middleware that runs (after the global ones) for this group's routes.
-  RouteGroup& Use(Middleware middleware);
+  // Adds middleware that runs (after the global ones) for this group's
+  // routes. InvalidArgument if empty, FailedPrecondition once frozen.
+  absl::Status Use(Middleware middleware);
   // Routes `id` through this group's middleware. AlreadyExists if any group
-  // (or the router itself) already routes `id`.
+  // (or the router itself) already routes `id`; FailedPrecondition once the
+  // router is frozen.
   absl::Status AddRouter(uint32_t id, Handler handler);
 
  private:
@@ -94,17 +104,25 @@ class Router {
   Router& operator=(const Router&) = delete;
 
   // Routes `id` to `handler` (global middleware only). AlreadyExists if `id`
-  // has a route, InvalidArgument if `handler` is empty.
+  // has a route, InvalidArgument if `handler` is empty, FailedPrecondition
+  // once frozen.
   absl::Status AddRouter(uint32_t id, Handler handler);
   // Adds global middleware, run for every routed message in Use() order.
-  Router& Use(Middleware middleware);
-  // Creates a group with its own middleware.
+  // InvalidArgument if empty, FailedPrecondition once frozen.
+  absl::Status Use(Middleware middleware);
+  // Creates a group with its own middleware. Once frozen the group is still
+  // returned (so call chains stay valid) but every registration on it fails.
   RouteGroup& Group(std::vector<Middleware> middleware = {});
 
   // Called (through the global middleware) for ids with no route, instead of
   // the caller's default (the framed protocol logs and drops them).
-  void SetNotFoundHandler(Handler handler);
+  // FailedPrecondition once frozen.
+  absl::Status SetNotFoundHandler(Handler handler);
   bool has_not_found_handler() const { return static_cast<bool>(not_found_.handler); }
+
+  // Ends configuration (idempotent). Servers call it when they start.
+  void Freeze();
+  bool frozen() const;
 
   // The route for `id`, or null.
   const Route* Find(uint32_t id) const {
@@ -133,6 +151,8 @@ class Router {
   friend class RouteGroup;
   friend class Next;
   absl::Status AddRoute(uint32_t id, Handler handler, const RouteGroup* group);
+  absl::Status AddMiddleware(std::vector<Middleware>& chain, Middleware middleware);
+  absl::Status CheckNotFrozen(const char* what) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Route& route, Request& request, size_t index) const;
 
   // Dispatch() for a route with middleware, an unknown id (`route` null)
@@ -145,6 +165,9 @@ class Router {
   std::deque<RouteGroup> groups_;  // deque: stable addresses
   Route not_found_;
   size_t count_ = 0;
+  // Serialises registrations; Dispatch() never takes it.
+  mutable Mutex mu_;
+  bool frozen_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace netman

@@ -9,7 +9,7 @@
 namespace netman {
 namespace {
 
-// Dispatch needs a Connection only to hand it on; this one is never opened.
+// Dispatch needs a Connection only to hand it on; this one is never started.
 class RouterTest : public ::testing::Test {
  protected:
   bool Dispatch(const Router& router, uint32_t id, std::string_view body = "") {
@@ -17,7 +17,7 @@ class RouterTest : public ::testing::Test {
     Request r(connection_, m);
     return router.Dispatch(r);
   }
-  Connection connection_{nullptr, UniqueFd(), 1, SocketAddress(), nullptr, nullptr};
+  Connection connection_{nullptr, UniqueFd(), 1, SocketAddress(), nullptr};
   std::vector<std::string> trace_;
 
   Middleware Tracing(std::string name) {
@@ -73,9 +73,10 @@ TEST_F(RouterTest, EmptyHandlerIsRejected) {
 
 TEST_F(RouterTest, MiddlewareOrderGlobalThenGroupThenHandler) {
   Router router;
-  router.Use(Tracing("g1")).Use(Tracing("g2"));
+  ASSERT_TRUE(router.Use(Tracing("g1")).ok());
+  ASSERT_TRUE(router.Use(Tracing("g2")).ok());
   RouteGroup& group = router.Group({Tracing("a1"), Tracing("a2")});
-  group.Use(Tracing("a3"));
+  ASSERT_TRUE(group.Use(Tracing("a3")).ok());
   ASSERT_TRUE(group.AddRouter(1, TracingHandler("H1")).ok());
   ASSERT_TRUE(router.AddRouter(2, TracingHandler("H2")).ok());
   Dispatch(router, 1);
@@ -89,12 +90,12 @@ TEST_F(RouterTest, MiddlewareOrderGlobalThenGroupThenHandler) {
 
 TEST_F(RouterTest, MiddlewareCanEndTheChain) {
   Router router;
-  router.Use(Tracing("outer"));
-  router.Use([this](Request& r, const Next& next) {
+  ASSERT_TRUE(router.Use(Tracing("outer")).ok());
+  ASSERT_TRUE(router.Use([this](Request& r, const Next& next) {
     trace_.push_back("deny");
     if (r.body() == "let me in") next();
-  });
-  router.Use(Tracing("inner"));
+  }).ok());
+  ASSERT_TRUE(router.Use(Tracing("inner")).ok());
   ASSERT_TRUE(router.AddRouter(1, TracingHandler("H")).ok());
   EXPECT_TRUE(Dispatch(router, 1, "nope"));
   EXPECT_EQ(trace_, (std::vector<std::string>{"outer>", "deny", "<outer"}));
@@ -106,12 +107,12 @@ TEST_F(RouterTest, MiddlewareCanEndTheChain) {
 
 TEST_F(RouterTest, RequestValuesFlowFromMiddlewareToHandler) {
   Router router;
-  router.Use([](Request& r, const Next& next) {
+  ASSERT_TRUE(router.Use([](Request& r, const Next& next) {
     r.Set<std::string>("user", "ada");
     r.Set<int>("attempt", 1);
     r.Set<int>("attempt", 2);  // replaces
     next();
-  });
+  }).ok());
   std::string seen_user;
   int seen_attempt = 0;
   bool wrong_type_is_null = false, missing_is_null = false;
@@ -130,12 +131,48 @@ TEST_F(RouterTest, RequestValuesFlowFromMiddlewareToHandler) {
 
 TEST_F(RouterTest, NotFoundHandlerRunsThroughGlobalMiddleware) {
   Router router;
-  router.Use(Tracing("g"));
+  ASSERT_TRUE(router.Use(Tracing("g")).ok());
   EXPECT_FALSE(Dispatch(router, 9));
   EXPECT_TRUE(trace_.empty());
-  router.SetNotFoundHandler(TracingHandler("404"));
+  ASSERT_TRUE(router.SetNotFoundHandler(TracingHandler("404")).ok());
   EXPECT_TRUE(Dispatch(router, 9));
   EXPECT_EQ(trace_, (std::vector<std::string>{"g>", "404", "<g"}));
+}
+
+TEST_F(RouterTest, EmptyMiddlewareIsRejected) {
+  Router router;
+  EXPECT_EQ(router.Use(Middleware()).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(router.Group().Use(Middleware()).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(router.AddRouter(1, TracingHandler("H")).ok());
+  EXPECT_TRUE(Dispatch(router, 1));  // nothing empty was kept in the chain
+  EXPECT_EQ(trace_, std::vector<std::string>{"H"});
+}
+
+// Every registration path fails once frozen, and changes nothing.
+TEST_F(RouterTest, EveryRegistrationAfterFreezeFailsAndChangesNothing) {
+  Router router;
+  RouteGroup& early = router.Group({Tracing("early")});
+  ASSERT_TRUE(early.AddRouter(1, TracingHandler("H1")).ok());
+  EXPECT_FALSE(router.frozen());
+  router.Freeze();
+  router.Freeze();  // idempotent
+  EXPECT_TRUE(router.frozen());
+
+  constexpr absl::StatusCode kFrozen = absl::StatusCode::kFailedPrecondition;
+  EXPECT_EQ(router.AddRouter(2, TracingHandler("H2")).code(), kFrozen);
+  EXPECT_EQ(router.Use(Tracing("late")).code(), kFrozen);
+  EXPECT_EQ(router.SetNotFoundHandler(TracingHandler("404")).code(), kFrozen);
+  EXPECT_EQ(early.AddRouter(3, TracingHandler("H3")).code(), kFrozen);
+  EXPECT_EQ(early.Use(Tracing("late-group")).code(), kFrozen);
+  RouteGroup& late = router.Group({Tracing("late-group")});
+  EXPECT_EQ(late.AddRouter(4, TracingHandler("H4")).code(), kFrozen);
+  EXPECT_EQ(late.Use(Tracing("late-group")).code(), kFrozen);
+
+  EXPECT_EQ(router.size(), 1u);
+  EXPECT_FALSE(router.has_not_found_handler());
+  for (uint32_t id : {2u, 3u, 4u}) EXPECT_FALSE(Dispatch(router, id)) << id;
+  EXPECT_TRUE(Dispatch(router, 1));
+  EXPECT_EQ(trace_, (std::vector<std::string>{"early>", "H1", "<early"}));
 }
 
 }  // namespace

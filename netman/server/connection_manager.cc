@@ -1,8 +1,58 @@
 // Copyright netman authors.
 #include "netman/server/connection_manager.h"
-#include "netman/base/sync.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "netman/buffer/buffer.h"
 
 namespace netman {
+namespace {
+
+// One loop's share of a broadcast.
+struct LoopBatch {
+  EventLoop* loop;
+  std::vector<ConnectionPtr> recipients;
+};
+
+// The message of one broadcast, shared by every loop's task.
+struct BroadcastMessage {
+  uint32_t id;
+  std::string body;
+};
+
+// Sends `message` to a loop's recipients, on that loop: the frame is encoded
+// once per encoding key (normally once), then copied to each connection.
+void SendOnLoop(const BroadcastMessage& message, const std::vector<ConnectionPtr>& recipients) {
+  struct Frame {
+    const void* key;
+    Buffer bytes;
+    bool ok;  // false: the protocol cannot frame this message
+  };
+  absl::InlinedVector<Frame, 2> frames;
+  for (const ConnectionPtr& c : recipients) {
+    if (!c->is_open()) continue;
+    Protocol* protocol = c->protocol();
+    const void* key = protocol->encoding_key();
+    std::string_view frame;
+    if (key != nullptr) {
+      auto it = frames.begin();
+      while (it != frames.end() && it->key != key) ++it;
+      if (it == frames.end()) {
+        frames.push_back(Frame{key, Buffer(), false});
+        it = frames.end() - 1;
+        it->ok = protocol->Encode(message.id, message.body, it->bytes).ok();
+      }
+      if (!it->ok) continue;
+      frame = it->bytes.readable();
+    }
+    c->SendEncoded(key, frame, message.id, message.body);
+  }
+}
+
+}  // namespace
 
 void ConnectionManager::Add(ConnectionPtr connection) {
   MutexLock lock(&mu_);
@@ -40,16 +90,52 @@ std::vector<ConnectionPtr> ConnectionManager::Snapshot() const {
 
 void ConnectionManager::ForEach(
     const std::function<void(const ConnectionPtr&)>& fn) const {
-  for (const ConnectionPtr& c : Snapshot()) fn(c);
+  for (const ConnectionPtr& c : Snapshot()) {
+    if (c->is_open()) fn(c);
+  }
 }
 
-size_t ConnectionManager::Broadcast(uint32_t message_id,
-                                    std::string_view body) const {
-  size_t sent = 0;
-  for (const ConnectionPtr& c : Snapshot()) {
-    if (c->Send(message_id, body).ok()) ++sent;
+size_t ConnectionManager::Broadcast(uint32_t message_id, std::string_view body) const {
+  // Group the open connections by loop (a handful of loops: linear search),
+  // sizing each group before filling it.
+  absl::InlinedVector<LoopBatch, 8> batches;
+  size_t queued = 0;
+  {
+    MutexLock lock(&mu_);
+    absl::InlinedVector<std::pair<EventLoop*, size_t>, 8> counts;
+    for (const auto& [id, c] : connections_) {
+      if (!c->is_open()) continue;
+      auto it = counts.begin();
+      while (it != counts.end() && it->first != c->loop()) ++it;
+      if (it == counts.end()) {
+        counts.emplace_back(c->loop(), 1);
+      } else {
+        ++it->second;
+      }
+    }
+    for (const auto& [loop, n] : counts) {
+      batches.push_back(LoopBatch{loop, {}});
+      batches.back().recipients.reserve(n);
+    }
+    for (const auto& [id, c] : connections_) {
+      if (!c->is_open()) continue;
+      auto it = batches.begin();
+      while (it->loop != c->loop()) ++it;
+      it->recipients.push_back(c);
+      ++queued;
+    }
   }
-  return sent;
+  if (queued == 0) return 0;
+  auto message = std::make_shared<const BroadcastMessage>(
+      BroadcastMessage{message_id, std::string(body)});
+  for (LoopBatch& batch : batches) {
+    // On the caller's own loop this runs now, keeping the broadcast in
+    // order with the caller's other sends.
+    batch.loop->RunInLoop([message, recipients = std::move(batch.recipients)]() {
+      SendOnLoop(*message, recipients);
+    });
+  }
+  return queued;
 }
 
 }  // namespace netman

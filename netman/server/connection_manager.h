@@ -1,8 +1,10 @@
 // Copyright netman authors.
 //
-// ConnectionManager: every open connection of a server by id (ids are 64-bit
-// and never reused), for lookup, iteration, counting and broadcast from any
-// thread.
+// ConnectionManager: every connection of a server by id (ids are 64-bit and
+// never reused), for lookup, iteration, counting and broadcast from any
+// thread. It holds every accepted connection until it closes, including
+// those still in a TLS or WebSocket handshake; ForEach() and Broadcast()
+// skip those (they cannot carry messages yet).
 //
 // Example:
 //   if (netman::ConnectionPtr c = server.connections().Get(id)) {
@@ -10,9 +12,16 @@
 //   }
 //   server.connections().Broadcast(9, "news");
 //
+// Broadcast encodes the message once per loop and per framing (connections
+// whose protocols share an encoding_key() get the same bytes), posts one
+// task per loop, and allocates nothing per recipient; connections whose
+// protocol encodes per connection (a stateful encoder) encode it themselves.
+//
 // Threading: all methods are safe from any thread. ForEach() and Broadcast()
 // work on a snapshot taken under the lock and call out without holding it,
-// so a callback may itself use the manager.
+// so a callback may itself use the manager. A Broadcast() from a loop thread
+// queues the message for that loop's connections before it returns, so it
+// keeps its order with the caller's own Send()s.
 #ifndef NETMAN_SERVER_CONNECTION_MANAGER_H_
 #define NETMAN_SERVER_CONNECTION_MANAGER_H_
 
@@ -23,8 +32,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "netman/net/connection.h"
 #include "netman/base/sync.h"
+#include "netman/net/connection.h"
 
 namespace netman {
 
@@ -37,6 +46,7 @@ class ConnectionManager {
   ConnectionPtr Get(uint64_t id) const;
   size_t Count() const;
   std::vector<ConnectionPtr> Snapshot() const;
+  // Calls `fn` for every open connection (not for those still handshaking).
   void ForEach(const std::function<void(const ConnectionPtr&)>& fn) const;
   // Sends (id, body) to every open connection; returns how many it was
   // queued for.

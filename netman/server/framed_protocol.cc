@@ -2,20 +2,19 @@
 #include "netman/server/framed_protocol.h"
 
 #include <exception>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
 namespace netman {
 
 FramedProtocol::FramedProtocol(const Packer* packer, const Router* router,
-                               const Logger* logger, Options options,
-                               Hooks hooks)
+                               const Logger* logger, Options options)
     : packer_(packer),
       default_packer_(dynamic_cast<const DefaultPacker*>(packer)),
       router_(router),
       logger_(logger),
-      options_(options),
-      hooks_(std::move(hooks)) {}
+      options_(options) {}
 
 namespace {
 
@@ -31,12 +30,37 @@ namespace {
       absl::StrCat("packer consumed ", consumed, " bytes of ", available));
 }
 
+[[gnu::cold, gnu::noinline]] absl::Status BodyTooLargeError(size_t size) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "message body of ", size, " bytes is larger than the 4 GiB the frame header can say"));
+}
+
+constexpr uint64_t kMaxFrameBody = std::numeric_limits<uint32_t>::max();
+
 }  // namespace
 
 absl::StatusOr<size_t> FramedProtocol::OnData(Connection& connection,
-                                              std::string_view input) {
-  return default_packer_ != nullptr ? DecodeAndDispatch<true>(connection, input)
-                                    : DecodeAndDispatch<false>(connection, input);
+                                              std::span<char> input) {
+  const std::string_view bytes(input.data(), input.size());
+  return default_packer_ != nullptr ? DecodeAndDispatch<true>(connection, bytes)
+                                    : DecodeAndDispatch<false>(connection, bytes);
+}
+
+absl::Status FramedProtocol::Encode(uint32_t id, std::string_view body, Buffer& out) {
+  if (body.size() > kMaxFrameBody) [[unlikely]] return BodyTooLargeError(body.size());
+  if (default_packer_ != nullptr) {
+    default_packer_->DefaultPacker::Encode(id, body, out);  // devirtualised
+  } else {
+    packer_->Encode(id, body, out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FramedProtocol::EncodeWith(uint32_t id, size_t size, BodyWriter writer,
+                                        Buffer& out) {
+  if (size > kMaxFrameBody) return BodyTooLargeError(size);
+  packer_->EncodeWith(id, size, writer, out);
+  return absl::OkStatus();
 }
 
 template <bool kDefaultPacker>
@@ -47,8 +71,9 @@ absl::StatusOr<size_t> FramedProtocol::DecodeAndDispatch(Connection& connection,
   uint64_t messages = 0;
   DecodeResult r;
   absl::Status status;
-  // A handler may Close() the connection: stop at the next message then.
-  while (connection.is_open()) {
+  // A handler may Close() the connection, or its replies may reach the
+  // output cap: stop at the next message then.
+  while (connection.wants_messages()) {
     const std::string_view rest = input.substr(consumed);
     if constexpr (kDefaultPacker) {
       // The common case, devirtualised so the header parse is inlined.
@@ -122,18 +147,6 @@ absl::Status FramedProtocol::NoRoute(Connection& connection, uint32_t id) {
   logger_->Warning("connection %d (%s): no route for message id %d; dropped",
                    connection.id(), connection.peer_address().ToString(), id);
   return absl::OkStatus();
-}
-
-void FramedProtocol::OnClosed(Connection& connection, const absl::Status& reason) {
-  if (hooks_.on_closed) hooks_.on_closed(connection, reason);
-}
-
-void FramedProtocol::OnHighWaterMark(Connection& connection, size_t queued_bytes) {
-  if (hooks_.on_high_water_mark) hooks_.on_high_water_mark(connection, queued_bytes);
-}
-
-void FramedProtocol::OnWriteComplete(Connection& connection) {
-  if (hooks_.on_write_complete) hooks_.on_write_complete(connection);
 }
 
 }  // namespace netman

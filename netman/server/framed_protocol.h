@@ -1,10 +1,11 @@
 // Copyright netman authors.
 //
-// FramedProtocol: the ConnectionHandler for netman's message protocol. It
-// decodes messages with the server's Packer, enforces the max body length for
-// every packer (rejecting an oversize message as soon as its header declares
-// it), and dispatches each message to the Router in arrival order on the
-// connection's loop thread.
+// FramedProtocol: the Protocol of netman's TCP message server. It decodes
+// messages with the server's Packer (the Go-compatible default or any
+// other), enforces the max body length for every packer (rejecting an
+// oversize message as soon as its header declares it), dispatches each
+// message to the Router in arrival order on the connection's loop thread,
+// and frames Connection::Send() with the same packer.
 //
 // What it does with problems (each closes only the connection concerned, with
 // the reason passed on to OnClosed and logged by the server):
@@ -15,44 +16,41 @@
 //     (the connection stays open), or close when close_on_unknown_id.
 //
 // Threading: one instance serves all connections of a server, from every
-// loop; it holds no per-connection state and is immutable after
-// construction.
+// loop (ProtocolPtr::Shared); it holds no per-connection state and is
+// immutable after construction.
 #ifndef NETMAN_SERVER_FRAMED_PROTOCOL_H_
 #define NETMAN_SERVER_FRAMED_PROTOCOL_H_
 
 #include <cstdint>
-#include <functional>
+#include <span>
 
 #include "netman/base/log.h"
 #include "netman/codec/default_packer.h"
 #include "netman/codec/packer.h"
 #include "netman/net/connection.h"
+#include "netman/net/protocol.h"
 #include "netman/router/router.h"
+#include "netman/server/server_options.h"
 
 namespace netman {
 
-class FramedProtocol final : public ConnectionHandler {
+class FramedProtocol final : public Protocol {
  public:
   struct Options {
-    uint64_t max_body = 64u << 20;  // 0 = unlimited
+    uint64_t max_body = kDefaultMaxBody;  // 0 = unlimited
     bool close_on_unknown_id = false;
-  };
-  // Where connection events go (each may be empty).
-  struct Hooks {
-    std::function<void(Connection&, const absl::Status&)> on_closed;
-    std::function<void(Connection&, size_t)> on_high_water_mark;
-    std::function<void(Connection&)> on_write_complete;
   };
 
   // `packer`, `router` and `logger` must outlive this object.
   FramedProtocol(const Packer* packer, const Router* router, const Logger* logger,
-                 Options options, Hooks hooks);
+                 Options options);
 
-  absl::StatusOr<size_t> OnData(Connection& connection,
-                                std::string_view input) override;
-  void OnClosed(Connection& connection, const absl::Status& reason) override;
-  void OnHighWaterMark(Connection& connection, size_t queued_bytes) override;
-  void OnWriteComplete(Connection& connection) override;
+  absl::StatusOr<size_t> OnData(Connection& connection, std::span<char> input) override;
+  absl::Status Encode(uint32_t id, std::string_view body, Buffer& out) override;
+  absl::Status EncodeWith(uint32_t id, size_t size, BodyWriter writer,
+                          Buffer& out) override;
+  // Frames depend on the packer alone.
+  const void* encoding_key() const override { return packer_; }
 
  private:
   // OnData's loop; with kDefaultPacker the packer is `default_packer_`,
@@ -73,7 +71,6 @@ class FramedProtocol final : public ConnectionHandler {
   const Router* const router_;
   const Logger* const logger_;
   const Options options_;
-  const Hooks hooks_;
 };
 
 }  // namespace netman

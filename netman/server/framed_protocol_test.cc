@@ -27,8 +27,13 @@ std::string Frame(uint32_t id, std::string_view body) {
   return std::string(b.readable());
 }
 
-class FramedProtocolTest : public ::testing::Test {
+class FramedProtocolTest : public ::testing::Test, public ConnectionEvents {
  protected:
+  void OnOpen(Connection&) override { ++opened_; }
+  void OnClosed(Connection&, const absl::Status& reason) override {
+    closed_.push_back(reason);
+  }
+
   void SetUp() override { Build({}); }
 
   void Build(FramedProtocol::Options options) {
@@ -39,7 +44,7 @@ class FramedProtocolTest : public ::testing::Test {
     loop_.reset();
     sink_ = std::make_shared<CapturingLogSink>();
     logger_ = Logger(sink_, LogLevel::kDebug);
-    auto loop = EventLoop::Create({});
+    auto loop = EventLoop::Create({.poller_factory = CreateDefaultPoller});
     ASSERT_TRUE(loop.ok());
     loop_ = std::move(*loop);
     loop_->RunOnce(absl::ZeroDuration());  // bind to this thread
@@ -64,19 +69,15 @@ class FramedProtocolTest : public ::testing::Test {
       }
       received_.push_back({r.id(), std::string(r.body())});
     }).ok());
-    protocol_ = std::make_unique<FramedProtocol>(
-        &packer_, router_.get(), &logger_, options,
-        FramedProtocol::Hooks{.on_closed = [this](Connection&,
-                                                  const absl::Status& reason) {
-          closed_.push_back(reason);
-        }});
+    protocol_ = std::make_unique<FramedProtocol>(&packer_, router_.get(), &logger_, options);
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
     peer_.reset(fds[1]);
     connection_ = std::make_shared<Connection>(loop_.get(), UniqueFd(fds[0]), 1,
-                                               SocketAddress(), protocol_.get(),
-                                               &packer_);
-    ASSERT_TRUE(connection_->Start().ok());
+                                               SocketAddress(), &context_);
+    opened_ = 0;
+    ASSERT_TRUE(connection_->Start(ProtocolPtr::Shared(protocol_.get())).ok());
+    EXPECT_EQ(opened_, 1);  // framed: ready at once
     received_.clear();
     closed_.clear();
   }
@@ -135,6 +136,8 @@ class FramedProtocolTest : public ::testing::Test {
   UniqueFd peer_;
   std::vector<Got> received_;
   std::vector<absl::Status> closed_;
+  int opened_ = 0;
+  ConnectionContext context_{.events = this};
   std::string peer_received_;
 };
 

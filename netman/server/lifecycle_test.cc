@@ -77,10 +77,10 @@ class LifecycleTest : public ::testing::Test {
     options.logger = Logger(sink_, LogLevel::kDebug);
     if (options.loops == 0) options.loops = 2;
     server_ = std::make_unique<TcpServer>(std::move(options));
-    server_->OnOpen([this](Connection& c) { log_.Add(c.id(), "open"); });
-    server_->OnClose([this](Connection& c, const absl::Status& why) {
+    ASSERT_TRUE(server_->OnOpen([this](Connection& c) { log_.Add(c.id(), "open"); }).ok());
+    ASSERT_TRUE(server_->OnClose([this](Connection& c, const absl::Status& why) {
       log_.Add(c.id(), absl::StrCat("close:", absl::StatusCodeToString(why.code())));
-    });
+    }).ok());
     ASSERT_TRUE(server_->AddRouter(0, [this](Request& r) {
       log_.Add(r.connection().id(), "handle");
       (void)r.connection().Send(0, r.body());
@@ -126,14 +126,14 @@ class LifecycleTest : public ::testing::Test {
 
 TEST_F(LifecycleTest, MiddlewareOrderValuesGroupsAndEarlyTermination) {
   Start({}, [](TcpServer& s) {
-    s.Use([](Request& r, const Next& next) {
+    ASSERT_TRUE(s.Use([](Request& r, const Next& next) {
       r.Set<std::string>("trace", "g1");
       next();
-    });
-    s.Use([](Request& r, const Next& next) {
+    }).ok());
+    ASSERT_TRUE(s.Use([](Request& r, const Next& next) {
       *r.Get<std::string>("trace") += ",g2";
       next();
-    });
+    }).ok());
     RouteGroup& auth = s.Group({[](Request& r, const Next& next) {
       if (r.body() != "secret") {
         r.connection().Close();  // reject: the handler never runs
@@ -312,7 +312,7 @@ TEST_F(LifecycleTest, TcpKeepaliveIsSetOnAcceptedSockets) {
   options.tcp_keepalive_probes = 4;
   std::atomic<int> keepalive{-1}, idle{-1}, interval{-1}, probes{-1};
   Start(options, [&](TcpServer& s) {
-    s.OnOpen([&](Connection& c) {
+    ASSERT_TRUE(s.OnOpen([&](Connection& c) {
       int v = 0;
       socklen_t len = sizeof(v);
       getsockopt(c.native_handle(), SOL_SOCKET, SO_KEEPALIVE, &v, &len);
@@ -323,7 +323,7 @@ TEST_F(LifecycleTest, TcpKeepaliveIsSetOnAcceptedSockets) {
       interval = v;
       getsockopt(c.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &v, &len);
       probes = v;
-    });
+    }).ok());
   });
   auto c = Connect();
   Echo(*c, "x");  // OnOpen ran before this was handled
@@ -423,7 +423,7 @@ TEST_F(LifecycleTest, SlowReaderIsHeldAtTheCapWhileOthersKeepGoing) {
   options.output_high_water_mark = 256 << 10;
   std::atomic<int> high_water_events{0};
   Start(options, [&](TcpServer& s) {
-    s.OnHighWaterMark([&](Connection&, size_t) { ++high_water_events; });
+    ASSERT_TRUE(s.OnHighWaterMark([&](Connection&, size_t) { ++high_water_events; }).ok());
   });
   NonReadingPeer slow(server_->port());
   const std::string frame = Frame(0, std::string(16 << 10, 's'));  // 16 KiB echo
@@ -454,7 +454,7 @@ TEST_F(LifecycleTest, OutputCapWithClosePolicyClosesTheSlowReader) {
   Start(options);
   NonReadingPeer slow(server_->port());
   slow.WriteUntilBlocked(Frame(0, std::string(16 << 10, 's')), 64u << 20);
-  EXPECT_TRUE(sink_->WaitFor("exceeds the limit of 1048576 (peer not reading)", kTimeout));
+  EXPECT_TRUE(sink_->WaitFor("over max_output_bytes of 1048576 (policy: close)", kTimeout));
   auto fast = Connect();
   Echo(*fast, "unaffected");
 }
@@ -507,7 +507,7 @@ TEST_F(LifecycleTest, ShutdownDeadlineClosesWhatRemains) {
   options.output_high_water_mark = 64 << 10;
   Notification backed_up;
   Start(options, [&](TcpServer& s) {
-    s.OnHighWaterMark([&](Connection&, size_t) { backed_up.Notify(); });
+    ASSERT_TRUE(s.OnHighWaterMark([&](Connection&, size_t) { backed_up.Notify(); }).ok());
   });
   NonReadingPeer stuck(server_->port());
   stuck.WriteUntilBlocked(Frame(0, std::string(64 << 10, 'q')), 8u << 20);

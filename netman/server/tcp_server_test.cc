@@ -241,8 +241,8 @@ TEST_F(TcpServerTest, ManyThreadsSendOnOneConnectionWithoutCorruption) {
 TEST_F(TcpServerTest, StopWithOpenConnectionsReturnsAndClosesEveryone) {
   std::atomic<int> opened{0}, closed{0};
   StartServer({}, [&](TcpServer& s) {
-    s.OnOpen([&](Connection&) { ++opened; });
-    s.OnClose([&](Connection&, const absl::Status&) { ++closed; });
+    ASSERT_TRUE(s.OnOpen([&](Connection&) { ++opened; }).ok());
+    ASSERT_TRUE(s.OnClose([&](Connection&, const absl::Status&) { ++closed; }).ok());
   });
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 50; ++i) {
@@ -385,10 +385,10 @@ TEST_F(TcpServerTest, StatsCountMessagesBytesAndClosesByReason) {
   int closes = 0;  // guarded by mu
   StartServer(options, [&](TcpServer& s) {
     // Runs after the close has been counted.
-    s.OnClose([&](Connection&, const absl::Status&) {
+    ASSERT_TRUE(s.OnClose([&](Connection&, const absl::Status&) {
       MutexLock lock(&mu);
       ++closes;
-    });
+    }).ok());
   });
   auto a = Connect();
   for (int i = 0; i < 10; ++i) ExpectEcho(*a, "0123456789");  // 18-byte frames

@@ -30,10 +30,10 @@ namespace {
 class CloseLog {
  public:
   void Install(TcpServer& server) {
-    server.OnClose([this](Connection& c, const absl::Status& reason) {
+    ASSERT_TRUE(server.OnClose([this](Connection& c, const absl::Status& reason) {
       std::lock_guard<std::mutex> lock(mu_);
       reasons_[c.peer_address().port()] = reason;
-    });
+    }).ok());
   }
   std::optional<absl::Status> ReasonFor(uint16_t client_port,
                                         absl::Duration timeout = absl::Seconds(20)) {

@@ -36,8 +36,8 @@ TEST_F(StormTest, ConnectCloseStormLeavesNothingBehind) {
   ServerOptions options;
   options.loops = 2;
   StartServer(options, [&](TcpServer& s) {
-    s.OnOpen([&](Connection&) { ++opened; });
-    s.OnClose([&](Connection&, const absl::Status&) { ++closed; });
+    ASSERT_TRUE(s.OnOpen([&](Connection&) { ++opened; }).ok());
+    ASSERT_TRUE(s.OnClose([&](Connection&, const absl::Status&) { ++closed; }).ok());
   });
   auto canary = Canary::Start(port());
   ASSERT_TRUE(canary.ok()) << canary.status();
@@ -122,10 +122,10 @@ TEST_F(StormTest, GarbageIsClosedWithALoggedReasonAndNeverCrashes) {
   ServerOptions options;
   options.max_body = kMaxBody;
   StartServer(options, [&](TcpServer& s) {
-    s.OnClose([&](Connection& c, const absl::Status& reason) {
+    ASSERT_TRUE(s.OnClose([&](Connection& c, const absl::Status& reason) {
       std::lock_guard<std::mutex> lock(mu);
       reasons[c.peer_address().port()] = reason;
-    });
+    }).ok());
   });
   auto canary = Canary::Start(port());
   ASSERT_TRUE(canary.ok()) << canary.status();
