@@ -88,6 +88,13 @@ class Logger {
     return level >= min_level_ && min_level_ != LogLevel::kOff;
   }
   LogLevel min_level() const { return min_level_; }
+  // The sink lines go to (never null), e.g. to wrap it in an AsyncLogSink.
+  const std::shared_ptr<LogSink>& sink() const { return sink_; }
+
+  // Writes an already formatted line if `level` is enabled.
+  void Write(LogLevel level, std::string_view line) const {
+    if (Enabled(level)) sink_->Write(level, line);
+  }
 
   template <typename... Args>
   void Log(LogLevel level, const absl::FormatSpec<Args...>& format,
