@@ -120,13 +120,13 @@ TEST(AsyncLogSinkTest, WritersNeverBlockOnAStuckSinkAndStopReturns) {
   options.max_queued_lines = 100;
   auto async = std::make_unique<AsyncLogSink>(stuck, options);
 
-  async->Write(LogLevel::kInfo, "first");
+  AsyncLogSink* sink = async.get();
+  ASSERT_TRUE(FinishesInTime([sink] { sink->Write(LogLevel::kInfo, "first"); }));
   ASSERT_TRUE(stuck->WaitUntilEntered());  // the drain is stuck on "first"
 
   // Several loop threads log a flood meanwhile: every Write() returns.
   constexpr int kThreads = 4;
   constexpr int kLines = 2000;
-  AsyncLogSink* sink = async.get();
   ASSERT_TRUE(FinishesInTime([sink] {
     std::vector<std::thread> writers;
     for (int t = 0; t < kThreads; ++t) {
