@@ -28,10 +28,13 @@ constexpr absl::Duration kDeadline = absl::Seconds(30);
 // A log destination that is stuck (a collector that stopped reading) until
 // the test releases it. Lines are recorded once released. Notifies
 // `*destroyed` (if set) when it is destroyed, i.e. when the last reference,
-// possibly held by a detached drain thread, goes away.
+// possibly held by a detached drain thread, goes away. (The notification is
+// shared: Notify() may still be running on the drain thread when the test's
+// wait returns.)
 class GatedSink final : public LogSink {
  public:
-  explicit GatedSink(Notification* destroyed = nullptr) : destroyed_(destroyed) {}
+  explicit GatedSink(std::shared_ptr<Notification> destroyed = nullptr)
+      : destroyed_(std::move(destroyed)) {}
   ~GatedSink() override {
     if (destroyed_ != nullptr) destroyed_->Notify();
   }
@@ -47,7 +50,7 @@ class GatedSink final : public LogSink {
   const CapturingLogSink& lines() const { return lines_; }
 
  private:
-  Notification* const destroyed_;
+  const std::shared_ptr<Notification> destroyed_;
   Notification entered_;
   Notification release_;
   CapturingLogSink lines_;
@@ -114,8 +117,8 @@ TEST(AsyncLogSinkTest, KeepsEachWritersOrderAcrossThreads) {
 }
 
 TEST(AsyncLogSinkTest, WritersNeverBlockOnAStuckSinkAndStopReturns) {
-  Notification sink_destroyed;
-  auto stuck = std::make_shared<GatedSink>(&sink_destroyed);
+  auto sink_destroyed = std::make_shared<Notification>();
+  auto stuck = std::make_shared<GatedSink>(sink_destroyed);
   AsyncLogSink::Options options;
   options.max_queued_lines = 100;
   auto async = std::make_unique<AsyncLogSink>(stuck, options);
@@ -160,13 +163,14 @@ TEST(AsyncLogSinkTest, WritersNeverBlockOnAStuckSinkAndStopReturns) {
   ASSERT_EQ(lines.size(), 1u + 100u + 1u);
   EXPECT_EQ(lines.front(), "INFO first");
   stuck.reset();
-  EXPECT_TRUE(sink_destroyed.WaitForNotificationWithTimeout(kDeadline));
+  EXPECT_TRUE(sink_destroyed->WaitForNotificationWithTimeout(kDeadline));
 }
 
 // Like StderrLogSink, but on a pipe the test controls.
 class PipeSink final : public LogSink {
  public:
-  PipeSink(int fd, Notification* destroyed) : fd_(fd), destroyed_(destroyed) {}
+  PipeSink(int fd, std::shared_ptr<Notification> destroyed)
+      : fd_(fd), destroyed_(std::move(destroyed)) {}
   ~PipeSink() override { destroyed_->Notify(); }
   void Write(LogLevel level, std::string_view message) override {
     std::string line(LogLevelName(level));
@@ -181,7 +185,7 @@ class PipeSink final : public LogSink {
 
  private:
   const UniqueFd fd_;
-  Notification* const destroyed_;
+  const std::shared_ptr<Notification> destroyed_;
 };
 
 TEST(AsyncLogSinkTest, APipeNobodyReadsDoesNotBlockWriters) {
@@ -190,11 +194,11 @@ TEST(AsyncLogSinkTest, APipeNobodyReadsDoesNotBlockWriters) {
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
   UniqueFd read_end(fds[0]);
-  Notification sink_destroyed;
+  auto sink_destroyed = std::make_shared<Notification>();
   AsyncLogSink::Options options;
   options.max_queued_lines = 1000;
   auto async = std::make_unique<AsyncLogSink>(
-      std::make_shared<PipeSink>(fds[1], &sink_destroyed), options);
+      std::make_shared<PipeSink>(fds[1], sink_destroyed), options);
 
   // 20 MB of log lines against a 64 KiB pipe and a 1000-line queue.
   constexpr int kLines = 200 * 1000;
@@ -212,7 +216,7 @@ TEST(AsyncLogSinkTest, APipeNobodyReadsDoesNotBlockWriters) {
 
   // The collector goes away: write(2) fails with EPIPE, the drain finishes.
   read_end.reset();
-  EXPECT_TRUE(sink_destroyed.WaitForNotificationWithTimeout(kDeadline));
+  EXPECT_TRUE(sink_destroyed->WaitForNotificationWithTimeout(kDeadline));
 }
 
 TEST(AsyncLogSinkTest, ReportsDropsOnceTheDrainCatchesUp) {

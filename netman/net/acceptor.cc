@@ -157,7 +157,8 @@ void Acceptor::OnShortageTimer() {
         loop_->logger().Info(
             "accept on %s: descriptor shortage over: accepting was paused %d times in %s",
             local_address_.ToString(), shortage_.pauses,
-            absl::FormatDuration(shortage_.last_resume - shortage_.began));
+            absl::FormatDuration(
+                absl::Trunc(shortage_.last_resume - shortage_.began, absl::Milliseconds(1))));
       }
       shortage_ = Shortage();
       return;
