@@ -35,7 +35,8 @@
 // Threading: Write(), dropped() and Stop() are safe from any thread. Write()
 // takes a mutex only to append to the queue (the drain holds it only to
 // swap the queue out, never while calling the wrapped sink), allocates one
-// string per accepted line, and performs no I/O. The wrapped sink is called
+// string per line (before it knows whether the line fits), and performs no
+// I/O. The wrapped sink is called
 // from the drain thread only, one line at a time.
 #ifndef NETMAN_BASE_ASYNC_LOG_SINK_H_
 #define NETMAN_BASE_ASYNC_LOG_SINK_H_

@@ -17,6 +17,10 @@
 //
 // Threading: Logger is immutable after construction and safe to use from any
 // thread; every LogSink::Write implementation must be thread-safe.
+//
+// Related: AsyncLogSink (async_log_sink.h) keeps a slow sink from blocking
+// the threads that log; LogRateLimiter (log_rate_limiter.h) bounds lines
+// logged once per event (per bad message).
 #ifndef NETMAN_BASE_LOG_H_
 #define NETMAN_BASE_LOG_H_
 
