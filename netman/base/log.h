@@ -17,6 +17,10 @@
 //
 // Threading: Logger is immutable after construction and safe to use from any
 // thread; every LogSink::Write implementation must be thread-safe.
+//
+// Related: AsyncLogSink (async_log_sink.h) keeps a slow sink from blocking
+// the threads that log; LogRateLimiter (log_rate_limiter.h) bounds lines
+// logged once per event (per bad message).
 #ifndef NETMAN_BASE_LOG_H_
 #define NETMAN_BASE_LOG_H_
 
@@ -88,6 +92,13 @@ class Logger {
     return level >= min_level_ && min_level_ != LogLevel::kOff;
   }
   LogLevel min_level() const { return min_level_; }
+  // The sink lines go to (never null), e.g. to wrap it in an AsyncLogSink.
+  const std::shared_ptr<LogSink>& sink() const { return sink_; }
+
+  // Writes an already formatted line if `level` is enabled.
+  void Write(LogLevel level, std::string_view line) const {
+    if (Enabled(level)) sink_->Write(level, line);
+  }
 
   template <typename... Args>
   void Log(LogLevel level, const absl::FormatSpec<Args...>& format,

@@ -10,6 +10,15 @@
 #include "netman/net/socket_ops.h"
 
 namespace netman {
+namespace {
+
+// Errors that mean "out of descriptors or memory": expected under load.
+bool IsResourceShortage(int error_number) {
+  return error_number == EMFILE || error_number == ENFILE || error_number == ENOBUFS ||
+         error_number == ENOMEM;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Acceptor>> Acceptor::Create(
     EventLoop* loop, const SocketAddress& address, Options options,
@@ -45,6 +54,10 @@ void Acceptor::Close() {
     loop_->Cancel(retry_timer_);
     retry_timer_ = 0;
   }
+  if (shortage_.timer != 0) {
+    loop_->Cancel(shortage_.timer);
+    shortage_.timer = 0;
+  }
   if (listening_) {
     (void)loop_->RemoveFd(fd_.get());
     listening_ = false;
@@ -54,9 +67,7 @@ void Acceptor::Close() {
 }
 
 void Acceptor::OnIoEvent(uint32_t events) {
-  // Bounded per event so a connection storm cannot starve established
-  // connections on this loop; level triggering brings us back.
-  for (int i = 0; i < 1024; ++i) {
+  for (int i = 0; i < kMaxAcceptsPerEvent; ++i) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     int fd = ::accept4(fd_.get(), reinterpret_cast<struct sockaddr*>(&ss), &len,
@@ -81,11 +92,7 @@ void Acceptor::OnIoEvent(uint32_t events) {
       case ENFILE:
       case ENOBUFS:
       case ENOMEM:
-        Pause(errno);
-        return;
-      default:
-        loop_->logger().Error("accept on %s: %s", local_address_.ToString(),
-                              std::strerror(errno));
+      default:  // unexpected errors pause too; Pause() logs them as errors
         Pause(errno);
         return;
     }
@@ -94,10 +101,21 @@ void Acceptor::OnIoEvent(uint32_t events) {
 
 void Acceptor::Pause(int error_number) {
   if (paused_.exchange(true, std::memory_order_acq_rel)) return;
-  loop_->logger().Warning(
-      "accept on %s: %s; pausing accepts for up to %s (until a descriptor is freed)",
-      local_address_.ToString(), std::strerror(error_number),
-      absl::FormatDuration(options_.retry_delay));
+  const Logger& logger = loop_->logger();
+  if (++shortage_.pauses == 1) {
+    shortage_.began = loop_->clock().Now();
+    logger.Log(IsResourceShortage(error_number) ? LogLevel::kWarning : LogLevel::kError,
+               "accept on %s: %s; pausing accepts for up to %s (until a descriptor is "
+               "freed); repeated pauses are logged at debug level until accepting has "
+               "run for %s without one",
+               local_address_.ToString(), std::strerror(error_number),
+               absl::FormatDuration(options_.retry_delay),
+               absl::FormatDuration(kShortageQuietPeriod));
+    shortage_.timer = loop_->RunAfter(kShortageQuietPeriod, [this] { OnShortageTimer(); });
+  } else {
+    logger.Debug("accept on %s: %s; pausing accepts again (pause %d of this shortage)",
+                 local_address_.ToString(), std::strerror(error_number), shortage_.pauses);
+  }
   (void)loop_->ModifyFd(fd_.get(), 0, this);
   retry_timer_ = loop_->RunAfter(options_.retry_delay, [this] {
     retry_timer_ = 0;
@@ -119,8 +137,35 @@ void Acceptor::ResumeInLoop() {
     loop_->Cancel(retry_timer_);
     retry_timer_ = 0;
   }
-  loop_->logger().Info("accept on %s: resuming", local_address_.ToString());
+  shortage_.last_resume = loop_->clock().Now();
+  if (shortage_.pauses == 1) {
+    loop_->logger().Info("accept on %s: resuming", local_address_.ToString());
+  } else {
+    loop_->logger().Debug("accept on %s: resuming (after pause %d of this shortage)",
+                          local_address_.ToString(), shortage_.pauses);
+  }
   (void)loop_->ModifyFd(fd_.get(), kPollReadable, this);
+}
+
+void Acceptor::OnShortageTimer() {
+  shortage_.timer = 0;
+  absl::Duration wait = kShortageQuietPeriod;  // while still paused
+  if (!paused()) {
+    const absl::Duration quiet = loop_->clock().Now() - shortage_.last_resume;
+    if (quiet >= kShortageQuietPeriod) {
+      if (shortage_.pauses > 1) {
+        loop_->logger().Info(
+            "accept on %s: descriptor shortage over: accepting was paused %d times in %s",
+            local_address_.ToString(), shortage_.pauses,
+            absl::FormatDuration(
+                absl::Trunc(shortage_.last_resume - shortage_.began, absl::Milliseconds(1))));
+      }
+      shortage_ = Shortage();
+      return;
+    }
+    wait = kShortageQuietPeriod - quiet;
+  }
+  shortage_.timer = loop_->RunAfter(wait, [this] { OnShortageTimer(); });
 }
 
 }  // namespace netman
