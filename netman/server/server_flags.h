@@ -9,7 +9,7 @@
 //
 //   --host                      address to listen on         default 0.0.0.0
 //   --port                      0..65535, 0 = any free port  default 8999
-//   --loops                     event loop threads, 0 = one per core
+//   --loops                     threads, 0 = one per core    default 0
 //   --max_body                  bytes, 0 = unlimited         default 64 MiB
 //   --heartbeat_idle_time       close silent connections     default 5m
 //   --heartbeat_check_interval  0 = idle time / 4            default 0
