@@ -2,7 +2,8 @@
 //
 // client: the Go netman README's client example in C++. Connects to a netman
 // server, sends --count messages with id 0 ("hello netman <i>") and prints
-// each reply. Exits non-zero with the error if anything fails.
+// each reply. A bad flag value exits 2 ("client: <message>"); a failure
+// talking to the server exits 1 with the error.
 //
 //   bazel run //examples:client -- --host=127.0.0.1 --port=8999 --count=5
 #include <cstdint>
@@ -10,29 +11,55 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "netman/base/status.h"
 #include "netman/client/client.h"
+#include "netman/server/command_line.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1", "Server address or name.");
-ABSL_FLAG(int, port, 8999, "Server TCP port.");
-ABSL_FLAG(int, count, 5, "Messages to send.");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "How long to wait for each reply.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Server address (IPv4, IPv6) or name (resolved).");
+ABSL_FLAG(int, port, 8999, "Server TCP port, 1..65535.");
+ABSL_FLAG(int, count, 5,
+          "Messages to send, 0 or more (0 = connect, then close).");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
+          "How long to wait for each reply; more than 0 (inf = no limit).");
 
 namespace {
 
-absl::Status Run() {
-  const int port = absl::GetFlag(FLAGS_port);
-  if (port <= 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("bad --port ", port));
+constexpr char kUsage[] =
+    "the netman README's example client: sends --count messages with id 0\n"
+    "and prints each reply.\n\n"
+    "Usage: client [--flag=value]...";
+
+absl::Status ValidateFlags() {
+  if (absl::GetFlag(FLAGS_host).empty()) {
+    return absl::InvalidArgumentError(
+        "--host is empty: give the server's address or name");
   }
+  if (const int port = absl::GetFlag(FLAGS_port); port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--port must be 1..65535, not ", port));
+  }
+  if (const int count = absl::GetFlag(FLAGS_count); count < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--count must be 0 (connect, then close) or more, not ", count));
+  }
+  if (const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
+      timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--timeout must be more than 0, not ", absl::FormatDuration(timeout)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run() {
   NETMAN_ASSIGN_OR_RETURN(
       std::unique_ptr<netman::Client> client,
-      netman::Client::Connect(absl::GetFlag(FLAGS_host), static_cast<uint16_t>(port)));
+      netman::Client::Connect(absl::GetFlag(FLAGS_host),
+                              static_cast<uint16_t>(absl::GetFlag(FLAGS_port))));
   for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
     NETMAN_RETURN_IF_ERROR(client->Send(0, absl::StrCat("hello netman ", i)));
     NETMAN_ASSIGN_OR_RETURN(netman::ReceivedMessage reply,
@@ -46,7 +73,7 @@ absl::Status Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  netman::ParseCommandLineOrExit(argc, argv, kUsage, ValidateFlags);
   if (absl::Status s = Run(); !s.ok()) {
     absl::FPrintF(stderr, "client: %s\n", s.ToString());
     return 1;

@@ -7,25 +7,35 @@
 //
 //   bazel run //examples:server -- --port=8999
 //
+// It takes the flags every netman server binary shares (server_flags.h:
+// --host, --port, --loops, --heartbeat_idle_time, ...; --help lists them).
 // Prints "server listening on <address>" once listening (scripts read the
-// port from it with --port=0). SIGINT/SIGTERM stop it with exit status 0.
+// port from it with --port=0). SIGINT/SIGTERM shut it down gracefully with
+// exit status 0; a bad flag value exits 2.
 #include <signal.h>
 
 #include <any>
 #include <cstdio>
 #include <string>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "netman/server/command_line.h"
+#include "netman/server/server_flags.h"
 #include "netman/server/tcp_server.h"
 
-ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
-ABSL_FLAG(int, port, 8999, "TCP port to listen on (0 = any free port).");
-
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<netman::ServerFlags> flags;
+  netman::ParseCommandLineOrExit(
+      argc, argv,
+      "the netman README's example server: prints each id 0 message and\n"
+      "answers it with id 1 \"ping...ping...ping\".\n\n"
+      "Usage: server [--flag=value]...",
+      [&flags] {
+        flags = netman::ParseServerFlags();
+        return flags.status();
+      });
   // Block the stop signals before any thread starts; main sigwait()s below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -34,7 +44,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  netman::TcpServer server;
+  netman::TcpServer server(flags->options);
   (void)server.OnOpen([](netman::Connection& connection) {
     absl::PrintF("connection %d open, peer %s\n", connection.id(),
                  connection.peer_address().ToString());
@@ -53,10 +63,7 @@ int main(int argc, char** argv) {
     (void)request.connection().Send(2, "hello from router 1");
   });
 
-  std::string host = absl::GetFlag(FLAGS_host);
-  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-  std::string address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
-  if (absl::Status s = server.StartInBackground(address); !s.ok()) {
+  if (absl::Status s = server.StartInBackground(flags->listen_address); !s.ok()) {
     absl::FPrintF(stderr, "server: %s\n", s.ToString());
     return 1;
   }
@@ -65,6 +72,6 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  server.Stop();
+  server.Shutdown(flags->shutdown_timeout);
   return 0;
 }

@@ -86,7 +86,8 @@ int CountLines(const CapturingLogSink& sink, LogLevel level, std::string_view ne
 class AcceptorShortageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loop = EventLoop::Create({{}, &clock_, Logger(sink_, LogLevel::kDebug)});
+    auto loop = EventLoop::Create(
+        {CreateDefaultPoller, &clock_, Logger(sink_, LogLevel::kDebug)});
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(*loop);
     Acceptor::Options options;

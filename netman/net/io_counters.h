@@ -45,6 +45,7 @@ struct IoCounters {
   // Closes by reason (index: absl::StatusCode; kOk = orderly).
   std::array<Counter, kStatusCodes> closed_by_code;
   Counter decode_errors;      // malformed or oversize input
+  Counter unknown_ids;        // messages with no route, dropped
   Counter high_water_events;  // output crossed the high-water mark
   Counter read_pauses;        // reading paused by the output limit
   Counter output_limit_closes;

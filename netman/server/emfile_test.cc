@@ -102,7 +102,7 @@ TEST(EmfileTest, ServerSurvivesDescriptorExhaustionAndAcceptsAgain) {
   }
   ASSERT_NE(pending, nullptr) << "the server never ran out of descriptors";
   ASSERT_FALSE(served.empty());
-  EXPECT_TRUE(sink->Contains("Too many open files"));
+  EXPECT_TRUE(sink->WaitFor("Too many open files", absl::Seconds(20)));
 
   // Paused, not spinning: no reply, and (almost) no CPU while waiting.
   const double cpu_before = CpuSeconds();
@@ -116,7 +116,7 @@ TEST(EmfileTest, ServerSurvivesDescriptorExhaustionAndAcceptsAgain) {
   auto reply = pending->Receive(absl::Seconds(20));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->body, "x");
-  EXPECT_TRUE(sink->Contains("resuming"));
+  EXPECT_TRUE(sink->WaitFor("resuming", absl::Seconds(20)));
 
   // Every connection accepted before the shortage still works.
   for (size_t i = 1; i < served.size(); ++i) {

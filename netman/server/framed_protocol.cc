@@ -144,8 +144,9 @@ absl::Status FramedProtocol::NoRoute(Connection& connection, uint32_t id) {
   if (options_.close_on_unknown_id) {
     return absl::NotFoundError(absl::StrCat("no route for message id ", id));
   }
-  logger_->Warning("connection %d (%s): no route for message id %d; dropped",
-                   connection.id(), connection.peer_address().ToString(), id);
+  connection.loop()->counters().unknown_ids.Add();
+  no_route_log_.Warning(*logger_, "connection %d (%s): no route for message id %d; dropped",
+                        connection.id(), connection.peer_address().ToString(), id);
   return absl::OkStatus();
 }
 

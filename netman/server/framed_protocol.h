@@ -12,8 +12,9 @@
 //   * a packer error (malformed header)      -> close, InvalidArgument/...;
 //   * a declared body above max_body          -> close, ResourceExhausted;
 //   * a handler throwing an exception         -> close, Internal;
-//   * an id with no route: the not-found handler if set, else log and drop
-//     (the connection stays open), or close when close_on_unknown_id.
+//   * an id with no route: the not-found handler if set, else log
+//     (rate-limited: LogRateLimiter) and drop (the connection stays open),
+//     or close when close_on_unknown_id.
 //
 // Threading: one instance serves all connections of a server, from every
 // loop (ProtocolPtr::Shared); it holds no per-connection state and is
@@ -25,6 +26,7 @@
 #include <span>
 
 #include "netman/base/log.h"
+#include "netman/base/log_rate_limiter.h"
 #include "netman/codec/default_packer.h"
 #include "netman/codec/packer.h"
 #include "netman/net/connection.h"
@@ -71,6 +73,8 @@ class FramedProtocol final : public Protocol {
   const Router* const router_;
   const Logger* const logger_;
   const Options options_;
+  // "no route for message id N" is logged per message: rate-limited.
+  LogRateLimiter no_route_log_;
 };
 
 }  // namespace netman

@@ -263,7 +263,7 @@ TEST_F(HeartbeatTest, IdleConnectionIsClosedWithReasonAndHooks) {
   EXPECT_TRUE(c->WaitForClose(kTimeout).ok());
   ASSERT_TRUE(log_.WaitFor(id, "close"));
   EXPECT_EQ(log_.For(id).back(), "close:DEADLINE_EXCEEDED");
-  EXPECT_TRUE(sink_->Contains("no data received for 3s"));
+  EXPECT_TRUE(sink_->WaitFor("no data received for 3s", kTimeout));
 }
 
 TEST_F(HeartbeatTest, ActivityIncludingPartialMessagesResetsTheTimer) {
@@ -518,7 +518,7 @@ TEST_F(LifecycleTest, ShutdownDeadlineClosesWhatRemains) {
   absl::Time start = absl::Now();
   server_->Shutdown(absl::Milliseconds(300));  // the stuck one never drains
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
-  EXPECT_TRUE(sink_->Contains("shutdown deadline passed"));
+  EXPECT_TRUE(sink_->WaitFor("shutdown deadline passed", kTimeout));
   EXPECT_EQ(log_.For(idle_id).back(), "close:OK");  // closed gracefully at once
   EXPECT_EQ(server_->connections().Count(), 0u);
 }

@@ -1,6 +1,7 @@
 // Copyright netman authors.
 #include "netman/server/server_core.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,7 +34,8 @@ constexpr absl::Duration kMinHeartbeatCheckInterval = absl::Milliseconds(1);
 }  // namespace
 
 ServerCore::ServerCore(ServerOptions options, ProtocolFactory protocol_factory)
-    : options_(std::move(options)), protocol_factory_(std::move(protocol_factory)) {
+    : options_(std::move(options)),
+      protocol_factory_(std::move(protocol_factory)) {
   if (options_.loops == 0) {
     options_.loops = static_cast<int>(std::thread::hardware_concurrency());
     if (options_.loops <= 0) options_.loops = 1;
@@ -140,6 +142,12 @@ absl::Status ServerCore::Listen(std::string_view address) {
   absl::StatusOr<SocketAddress> addr = SocketAddress::Parse(address);
   if (!addr.ok()) return addr.status();
   if (absl::Status s = OnStarting(); !s.ok()) return s;
+  if (options_.async_logging) {
+    // Before any loop exists: from now on the loops log without blocking
+    // (facades holding &logger() see the same Logger object).
+    log_sink_ = std::make_shared<AsyncLogSink>(options_.logger.sink());
+    options_.logger = Logger(log_sink_, options_.logger.min_level());
+  }
 
   // What every connection shares.
   context_.events = this;
@@ -235,7 +243,7 @@ absl::Status ServerCore::Start(std::string_view address) {
   loops_[0]->loop->Run();
   loops_[0]->exited.Notify();
   RequestStop();  // the other loops, if loop 0 ended first
-  JoinThreads();
+  JoinThreads(absl::Now() + kLogFlushTimeout);
   return absl::OkStatus();
 }
 
@@ -331,6 +339,8 @@ void ServerCore::OnClosed(Connection& connection, const absl::Status& reason) {
   counters.CountClose(reason);
   if (!opened) counters.handshake_failures.Add();
   if (IsProtocolError(reason)) {
+    // One line per connection (per-message lines are rate-limited where
+    // they are logged); a flood of them is bounded by the async sink.
     options_.logger.Warning("connection %d (%s) closed%s: %s", connection.id(),
                             connection.peer_address().ToString(),
                             opened ? "" : " during its handshake", reason.ToString());
@@ -374,10 +384,11 @@ void ServerCore::Stop() {
   WaitUntilSetUp();
   RequestStop();
   if (OnLoopThread()) return;  // the Start() caller or destructor joins
-  JoinThreads();
+  JoinThreads(absl::Now() + kLogFlushTimeout);
 }
 
 void ServerCore::Shutdown(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   WaitUntilSetUp();
   if (!started_.load() || loops_.empty() || stopping_.load()) {
     Stop();
@@ -410,7 +421,8 @@ void ServerCore::Shutdown(absl::Duration timeout) {
     }
   }
   if (OnLoopThread()) return;
-  JoinThreads();
+  // Logs get what is left of the timeout, and at least kLogFlushTimeout.
+  JoinThreads(std::max(deadline, absl::Now() + kLogFlushTimeout));
 }
 
 void ServerCore::RequestStop() {
@@ -427,7 +439,7 @@ void ServerCore::RequestStop() {
   }
 }
 
-void ServerCore::JoinThreads() {
+void ServerCore::JoinThreads(absl::Time log_deadline) {
   MutexLock lock(&join_mu_);
   for (auto& slot : loops_) {
     if (slot->thread.joinable()) {
@@ -437,12 +449,21 @@ void ServerCore::JoinThreads() {
       slot->exited.WaitForNotification();
     }
   }
+  // The loops have stopped: write what they logged, but never wait for a
+  // stuck sink beyond the deadline (the sink's thread is then left behind).
+  if (log_sink_ != nullptr) {
+    absl::Duration budget = log_deadline - absl::Now();
+    if (budget > kLogFlushTimeout) budget = kLogFlushTimeout;
+    if (budget < absl::ZeroDuration()) budget = absl::ZeroDuration();
+    (void)log_sink_->Stop(budget);
+  }
 }
 
 ServerStats ServerCore::stats() const {
   ServerStats s;
   for (const auto& slot : loops_) s.Add(slot->loop->counters());
   s.connections_open = connections_.Count();
+  if (log_sink_ != nullptr) s.log_lines_dropped = log_sink_->dropped();
   return s;
 }
 

@@ -48,6 +48,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "netman/base/async_log_sink.h"
 #include "netman/base/log.h"
 #include "netman/base/sync.h"
 #include "netman/net/acceptor.h"
@@ -119,8 +120,13 @@ class ServerCore : private ConnectionEvents {
   // Graceful: stops accepting, lets running handlers finish, closes every
   // connection after flushing what was already queued for it, then stops.
   // Connections still open after `timeout` are closed as by Stop(). Returns
-  // once stopped (unless called on a loop thread, see above).
+  // once stopped (unless called on a loop thread, see above), within
+  // `timeout` plus at most kLogFlushTimeout to write the last log lines,
+  // whatever the log sink does.
   void Shutdown(absl::Duration timeout);
+  // The longest Stop()/Shutdown() wait, after the loops have stopped, for
+  // queued log lines to reach the sink.
+  static constexpr absl::Duration kLogFlushTimeout = absl::Seconds(1);
 
   // The bound address (the real port when started with port 0).
   const SocketAddress& listen_address() const { return listen_address_; }
@@ -170,10 +176,14 @@ class ServerCore : private ConnectionEvents {
   // Blocks until a Start() in progress on another thread has set up.
   void WaitUntilSetUp();
   bool OnLoopThread() const;
-  void JoinThreads();
+  // Joins the loop threads, then gives queued log lines until
+  // `log_deadline` (at most kLogFlushTimeout) to reach the sink.
+  void JoinThreads(absl::Time log_deadline);
 
   ServerOptions options_;
   const ProtocolFactory protocol_factory_;
+  // Between the loops and the user's log sink (ServerOptions::async_logging).
+  std::shared_ptr<AsyncLogSink> log_sink_;
   Router router_;
   // Hooks and the started flag: set under config_mu_ before start, read
   // without it on the loops afterwards (thread start orders them).

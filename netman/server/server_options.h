@@ -24,6 +24,7 @@
 #include "netman/base/clock.h"
 #include "netman/base/log.h"
 #include "netman/codec/packer.h"
+#include "netman/net/acceptor.h"
 #include "netman/net/connection_context.h"
 #include "netman/net/transport.h"
 #include "netman/poller/poller.h"
@@ -37,7 +38,6 @@ inline constexpr size_t kDefaultOutputHighWaterMark = size_t{4} << 20;  // 4 MiB
 // What the automatic input cap allows beyond max_body: room for a frame
 // header, a WebSocket frame header or a TLS record around the largest body.
 inline constexpr size_t kInputCapHeadroom = size_t{64} << 10;           // 64 KiB
-inline constexpr int kDefaultBacklog = 4096;
 inline constexpr absl::Duration kDefaultHandshakeTimeout = absl::Seconds(10);
 
 struct ServerOptions {
@@ -63,10 +63,10 @@ struct ServerOptions {
   bool close_on_unknown_id = false;
   bool tcp_nodelay = true;
   // listen(2) backlog and SO_REUSEPORT.
-  int backlog = kDefaultBacklog;
+  int backlog = Acceptor::kDefaultBacklog;
   bool reuse_port = false;
   // How long accepting pauses after EMFILE/ENFILE when no connection closes.
-  absl::Duration accept_retry_delay = absl::Milliseconds(100);
+  absl::Duration accept_retry_delay = Acceptor::kDefaultRetryDelay;
 
   // Transport between the socket and the protocol, made per connection
   // (TLS: netman/tls). Empty: plain TCP, which pays nothing for the seam.
@@ -108,6 +108,11 @@ struct ServerOptions {
   size_t output_high_water_mark = kDefaultOutputHighWaterMark;
 
   Logger logger;
+  // The server hands log lines to a background thread (AsyncLogSink: a
+  // bounded queue; lines are dropped and counted in stats when it is full),
+  // so a slow or stuck log sink never blocks a loop. false: loops call the
+  // sink directly (only for sinks that never block).
+  bool async_logging = true;
   // Null means RealClock. Not owned.
   const Clock* clock = nullptr;
   // Empty means CreateDefaultPoller().

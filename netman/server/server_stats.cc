@@ -20,6 +20,7 @@ void ServerStats::Add(const IoCounters& c) {
   bytes_in += c.bytes_read.Get();
   bytes_out += c.bytes_written.Get();
   decode_errors += c.decode_errors.Get();
+  unknown_ids += c.unknown_ids.Get();
   high_water_events += c.high_water_events.Get();
   read_pauses += c.read_pauses.Get();
   output_limit_closes += c.output_limit_closes.Get();
@@ -43,13 +44,15 @@ std::string ServerStats::ToJson() const {
       ",\"messages_in\":", messages_in, ",\"messages_out\":", messages_out,
       ",\"bytes_in\":", bytes_in, ",\"bytes_out\":", bytes_out,
       ",\"decode_errors\":", decode_errors,
+      ",\"unknown_ids\":", unknown_ids,
       ",\"high_water_events\":", high_water_events,
       ",\"read_pauses\":", read_pauses,
       ",\"output_limit_closes\":", output_limit_closes,
       ",\"input_cap_closes\":", input_cap_closes,
       ",\"idle_closes\":", idle_closes,
       ",\"handshake_failures\":", handshake_failures,
-      ",\"handshake_timeouts\":", handshake_timeouts, "}");
+      ",\"handshake_timeouts\":", handshake_timeouts,
+      ",\"log_lines_dropped\":", log_lines_dropped, "}");
 }
 
 }  // namespace netman

@@ -29,6 +29,7 @@ struct ServerStats {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t decode_errors = 0;  // malformed or oversize messages
+  uint64_t unknown_ids = 0;    // messages with no route, dropped
   uint64_t high_water_events = 0;
   uint64_t read_pauses = 0;
   uint64_t output_limit_closes = 0;
@@ -36,6 +37,8 @@ struct ServerStats {
   uint64_t idle_closes = 0;
   uint64_t handshake_failures = 0;  // closed before they opened
   uint64_t handshake_timeouts = 0;  // of which: timed out
+  // Log lines dropped because the log sink did not keep up (async logging).
+  uint64_t log_lines_dropped = 0;
 
   // Adds one loop's counters.
   void Add(const IoCounters& counters);

@@ -168,7 +168,7 @@ TEST_F(TcpServerTest, UnknownIdIsDroppedAndConnectionStaysOpen) {
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->Send(4242, "nobody home").ok());
   ExpectEcho(*c, "still open");  // replies only to the echo
-  EXPECT_TRUE(sink_->Contains("no route for message id 4242"));
+  EXPECT_TRUE(sink_->WaitFor("no route for message id 4242", kTimeout));
   EXPECT_EQ(server_->connections().Count(), 1u);
 }
 

@@ -216,7 +216,8 @@ TEST_F(FaultsTest, ThrowingHandlerClosesOnlyItsConnection) {
     EXPECT_EQ(reason->message(), i % 2 == 0 ? "handler for message id 2 threw: boom"
                                             : "handler for message id 3 threw");
   }
-  EXPECT_TRUE(sink_->Contains("closed: INTERNAL: handler for message id 2 threw: boom"));
+  EXPECT_TRUE(sink_->WaitFor("closed: INTERNAL: handler for message id 2 threw: boom",
+                             absl::Seconds(20)));
   EXPECT_TRUE(WaitForConnectionCount(1));
   EXPECT_TRUE(WaitUntil([&] { return OpenDescriptors() <= descriptors_before; },
                         absl::Seconds(10)));

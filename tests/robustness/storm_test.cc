@@ -178,8 +178,9 @@ TEST_F(StormTest, GarbageIsClosedWithALoggedReasonAndNeverCrashes) {
     if (want.oversize) {
       ++closed_with_reason;
       EXPECT_EQ(reason.code(), absl::StatusCode::kResourceExhausted) << name << ": " << reason;
-      EXPECT_TRUE(sink_->Contains(absl::StrCat("(127.0.0.1:", client_port,
-                                               ") closed: RESOURCE_EXHAUSTED: message body of")))
+      EXPECT_TRUE(sink_->WaitFor(absl::StrCat("(127.0.0.1:", client_port,
+                                              ") closed: RESOURCE_EXHAUSTED: message body of"),
+                                 absl::Seconds(20)))
           << name << ": no log line gives the reason";
     } else {
       EXPECT_TRUE(reason.ok()) << name << ": " << reason;
