@@ -53,7 +53,15 @@ class DefaultPacker final : public Packer {
     result->message.body = std::string_view(input.data() + kHeaderSize, length);
     return absl::OkStatus();
   }
-  void Encode(uint32_t id, std::string_view body, Buffer& out) const override;
+  // Inline, like Decode: callers holding a DefaultPacker encode without a
+  // call. Bodies above 4 GiB cannot be expressed in this format; the
+  // framework rejects them before they get here.
+  void Encode(uint32_t id, std::string_view body, Buffer& out) const override {
+    char* p = out.Writable(kHeaderSize + body.size());
+    EncodeHeader(id, static_cast<uint32_t>(body.size()), p);
+    if (!body.empty()) std::memcpy(p + kHeaderSize, body.data(), body.size());
+    out.Commit(kHeaderSize + body.size());
+  }
   // Writes the header, then lets `writer` fill the body in place.
   void EncodeWith(uint32_t id, size_t size, BodyWriter writer, Buffer& out) const override;
 

@@ -196,18 +196,21 @@ void Connection::ProcessInput(std::span<char> fresh) {
     output_borrowed_ = true;
   }
   in_read_ = true;
-  absl::StatusOr<size_t> consumed;
-  if (input_.empty()) {
-    consumed = Deliver(fresh);
+  const bool buffered = !input_.empty();
+  const std::span<char> data =
+      buffered ? std::span<char>(input_.mutable_data(), input_.size()) : fresh;
+  Protocol* const protocol = protocol_.get();
+  absl::StatusOr<size_t> consumed = protocol->OnData(*this, data);
+  // The protocol handed the connection over mid-read: the rest of the bytes
+  // belong to its successor.
+  if (protocol_.get() != protocol) [[unlikely]] DeliverToSuccessors(protocol, data, consumed);
+  if (!buffered) {
     if (consumed.ok() && *consumed < fresh.size() && state() != State::kClosed) {
       input_.Append(fresh.data() + *consumed, fresh.size() - *consumed);  // partial message
     }
-  } else {
-    consumed = Deliver(std::span<char>(input_.mutable_data(), input_.size()));
-    if (consumed.ok() && state() != State::kClosed) {
-      input_.Consume(*consumed);
-      if (input_.empty()) input_.Release();
-    }
+  } else if (consumed.ok() && state() != State::kClosed) {
+    input_.Consume(*consumed);
+    if (input_.empty()) input_.Release();
   }
   // Bytes left unconsumed because reading paused are consumable, not a
   // protocol stuck on an incomplete unit: the cap does not apply to them.
@@ -233,19 +236,18 @@ void Connection::ProcessInput(std::span<char> fresh) {
   ReturnOutputScratch();
 }
 
-absl::StatusOr<size_t> Connection::Deliver(std::span<char> input) {
-  Protocol* protocol = protocol_.get();
-  absl::StatusOr<size_t> consumed = protocol->OnData(*this, input);
-  // The protocol handed the connection over mid-read: the rest of the bytes
-  // belong to its successor.
-  while (protocol_.get() != protocol && consumed.ok() && *consumed < input.size() &&
+void Connection::DeliverToSuccessors(Protocol* previous, std::span<char> input,
+                                     absl::StatusOr<size_t>& consumed) {
+  while (protocol_.get() != previous && consumed.ok() && *consumed < input.size() &&
          is_receiving()) {
-    protocol = protocol_.get();
-    absl::StatusOr<size_t> more = protocol->OnData(*this, input.subspan(*consumed));
-    if (!more.ok()) return more.status();
+    previous = protocol_.get();
+    absl::StatusOr<size_t> more = previous->OnData(*this, input.subspan(*consumed));
+    if (!more.ok()) {
+      consumed = more.status();
+      return;
+    }
     *consumed += *more;
   }
-  return consumed;
 }
 
 void Connection::ProcessBufferedInput() {
@@ -350,9 +352,8 @@ void Connection::QueueFlush() {
   });
 }
 
-bool Connection::CheckOutputLimit(size_t before) {
+bool Connection::CheckOutputLimit(size_t queued, size_t before) {
   const ConnectionLimits& limits = context_->limits;
-  const size_t queued = output_bytes();
   // Already backed up (the kernel refused bytes): what is queued now is
   // unsent output, so the high-water mark applies. Before the first refusal
   // a batch of replies is just waiting for this read's flush.
@@ -415,22 +416,18 @@ void Connection::AfterFlush(size_t remaining) {
   }
 }
 
-absl::Status Connection::AfterEncode(size_t before) {
-  loop_->counters().messages_out.Add();
-  if (!OutputWithinLimits(before)) return OutputLimitClosedError();
-  // Inside a read, the read's own flush sends it.
-  if (!in_read_) QueueFlush();
-  return absl::OkStatus();
-}
+absl::Status Connection::OutputLimitClosed() { return OutputLimitClosedError(); }
 
 absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
   if (state() != State::kOpen) return NotOpenError();
-  if (loop_->IsInLoopThread()) {
-    const size_t before = output_bytes();
-    absl::Status encoded = protocol_->Encode(message_id, body, output_);
-    if (!encoded.ok()) [[unlikely]] return encoded;
-    return AfterEncode(before);
-  }
+  if (!loop_->IsInLoopThread()) [[unlikely]] return SendFromOtherThread(message_id, body);
+  const size_t before = output_.size();
+  absl::Status encoded = protocol_->Encode(message_id, body, output_);
+  if (!encoded.ok()) [[unlikely]] return encoded;
+  return AfterEncode(before);
+}
+
+absl::Status Connection::SendFromOtherThread(uint32_t message_id, std::string_view body) {
   Buffer copy;
   copy.Append(body);
   return SendFromOtherThread(message_id, std::move(copy));
@@ -439,7 +436,7 @@ absl::Status Connection::Send(uint32_t message_id, std::string_view body) {
 absl::Status Connection::SendWith(uint32_t message_id, size_t size, BodyWriter writer) {
   if (state() != State::kOpen) return NotOpenError();
   if (loop_->IsInLoopThread()) {
-    const size_t before = output_bytes();
+    const size_t before = output_.size();
     absl::Status encoded = protocol_->EncodeWith(message_id, size, writer, output_);
     if (!encoded.ok()) return encoded;
     return AfterEncode(before);
@@ -457,7 +454,7 @@ absl::Status Connection::SendFromOtherThread(uint32_t message_id, Buffer body) {
   // sequence number) sees one message at a time.
   loop_->Post([self = shared_from_this(), message_id, body = std::move(body)]() {
     if (self->state() != State::kOpen) return;
-    const size_t before = self->output_bytes();
+    const size_t before = self->output_.size();
     absl::Status encoded = self->protocol_->Encode(message_id, body.readable(), self->output_);
     if (!encoded.ok()) {
       self->loop_->logger().Warning("connection %d: message %d sent from another thread "
@@ -474,7 +471,7 @@ void Connection::SendEncoded(const void* encoding_key, std::string_view frame,
                              uint32_t message_id, std::string_view body) {
   NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
   if (state() != State::kOpen) return;
-  const size_t before = output_bytes();
+  const size_t before = output_.size();
   if (encoding_key != nullptr && protocol_->encoding_key() == encoding_key) {
     output_.Append(frame);
   } else if (!protocol_->Encode(message_id, body, output_).ok()) {
@@ -486,9 +483,8 @@ void Connection::SendEncoded(const void* encoding_key, std::string_view frame,
 absl::Status Connection::SendBytes(std::string_view bytes) {
   if (!is_receiving()) return NotOpenError();
   if (loop_->IsInLoopThread()) {
-    const size_t before = output_bytes();
     output_.Append(bytes);
-    if (!OutputWithinLimits(before)) return OutputLimitClosedError();
+    if (!OutputWithinLimits(bytes.size())) return OutputLimitClosedError();
     if (!in_read_) QueueFlush();
     return absl::OkStatus();
   }
@@ -496,9 +492,8 @@ absl::Status Connection::SendBytes(std::string_view bytes) {
   copy.Append(bytes);
   loop_->Post([self = shared_from_this(), copy = std::move(copy)]() mutable {
     if (!self->is_receiving()) return;
-    const size_t before = self->output_bytes();
     self->output_.Append(copy.readable());
-    if (self->OutputWithinLimits(before)) self->QueueFlush();
+    if (self->OutputWithinLimits(copy.size())) self->QueueFlush();
   });
   return absl::OkStatus();
 }

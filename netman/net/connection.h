@@ -184,9 +184,11 @@ class Connection final : public IoHandler,
   // in input_) when input_ is empty, else input_ (then `fresh` is empty).
   // Keeps what it does not consume, applies the input cap, then flushes.
   void ProcessInput(std::span<char> fresh);
-  // OnData through protocol switches: a protocol that hands over mid-read
-  // has the rest offered to its successor at once.
-  absl::StatusOr<size_t> Deliver(std::span<char> input);
+  // After `previous` switched protocol during OnData(input) and consumed
+  // `consumed` bytes: offers the rest to its successor(s) at once, adding
+  // what they consume (or their error) to `consumed`.
+  [[gnu::noinline]] void DeliverToSuccessors(Protocol* previous, std::span<char> input,
+                                             absl::StatusOr<size_t>& consumed);
   // Input buffered while no read was in progress (after a switch).
   void ProcessBufferedInput();
   void HandlePeerClosed();
@@ -194,9 +196,22 @@ class Connection final : public IoHandler,
   // Send() from a thread other than the loop's: posts the body, which the
   // loop encodes. Out of line so that the loop-thread path stays small.
   [[gnu::noinline]] absl::Status SendFromOtherThread(uint32_t message_id, Buffer body);
-  // After the protocol appended a message to output_ (`before` = the backlog
-  // before it): counters, limits, flush scheduling.
-  absl::Status AfterEncode(size_t before);
+  [[gnu::noinline]] absl::Status SendFromOtherThread(uint32_t message_id,
+                                                     std::string_view body);
+  // After the protocol appended a message to output_, which held
+  // `output_before` bytes: counters, limits, flush scheduling. Inlined into
+  // Send(). (Encoding only appends to output_: a transport's backlog is
+  // the same before and after.)
+  [[gnu::always_inline]] absl::Status AfterEncode(size_t output_before) {
+    loop_->counters().messages_out.Add();
+    if (!OutputWithinLimits(output_.size() - output_before)) [[unlikely]] {
+      return OutputLimitClosed();
+    }
+    // Inside a read, the read's own flush sends it.
+    if (!in_read_) QueueFlush();
+    return absl::OkStatus();
+  }
+  [[gnu::cold, gnu::noinline]] static absl::Status OutputLimitClosed();
   // Writes queued output; arms write interest if the kernel will not take
   // it all. Loop thread only.
   void Flush();
@@ -213,18 +228,19 @@ class Connection final : public IoHandler,
   void CloseNow(absl::Status reason);
   void UpdateInterest();
   bool wants_read() const { return reading_ && !read_paused_; }
-  // Applies ConnectionLimits after output grew from `before` bytes: the cheap
-  // threshold test inline, CheckOutputLimit() only once a threshold is
+  // Applies ConnectionLimits after `added` bytes joined the output: the
+  // cheap threshold test inline, CheckOutputLimit() only once a threshold is
   // reached. False if the connection closed.
-  bool OutputWithinLimits(size_t before) {
+  bool OutputWithinLimits(size_t added) {
     const ConnectionLimits& limits = context_->limits;
     const size_t queued = output_bytes();
     const bool at_threshold =
         (limits.high_water_mark != 0 && queued >= limits.high_water_mark) ||
         (limits.max_output_bytes != 0 && queued > limits.max_output_bytes);
-    return !at_threshold || CheckOutputLimit(before);
+    return !at_threshold || CheckOutputLimit(queued, queued - added);
   }
-  bool CheckOutputLimit(size_t before);
+  // `queued`: unsent output now; `before`: the backlog the new bytes joined.
+  bool CheckOutputLimit(size_t queued, size_t before);
   // Ends HandleRead's loan of the loop's output scratch buffer (if any),
   // moving unsent bytes into a buffer of the connection's own.
   void ReturnOutputScratch();
