@@ -459,6 +459,43 @@ TEST_F(LifecycleTest, OutputCapWithClosePolicyClosesTheSlowReader) {
   Echo(*fast, "unaffected");
 }
 
+// The output cap never refuses the reply to a message the input limits
+// admitted, under either policy, however the two limits compare.
+TEST_F(LifecycleTest, ReplyToAMessageOfExactlyMaxBodyIsDeliveredUnderTheClosePolicy) {
+  ServerOptions options;
+  options.loops = 1;
+  options.max_body = 4 << 20;
+  options.max_output_bytes = 4 << 20;  // the echo is 8 bytes more than this
+  options.output_limit_policy = OutputLimitPolicy::kClose;
+  Start(options);
+  auto c = Connect();
+  const std::string body(4 << 20, 'm');
+  ASSERT_TRUE(c->Send(0, body).ok());
+  auto echo = c->Receive(kTimeout);
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_EQ(echo->body.size(), body.size());
+  EXPECT_TRUE(echo->body == body);
+  Echo(*c, "still open");
+  EXPECT_EQ(server_->stats().output_limit_closes, 0u);
+}
+
+TEST_F(LifecycleTest, UnlimitedBodyReplyOverTwiceTheCapIsDeliveredUnderThePausePolicy) {
+  ServerOptions options;
+  options.loops = 1;
+  options.max_body = 0;  // unlimited: "0 = unlimited" holds end to end
+  options.max_output_bytes = 1 << 20;
+  options.output_limit_policy = OutputLimitPolicy::kPauseReading;
+  Start(options);
+  auto c = Connect();
+  const std::string body(3 << 20, 'u');  // the reply alone is 3x the cap
+  ASSERT_TRUE(c->Send(0, body).ok());
+  auto echo = c->Receive(kTimeout);
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_TRUE(echo->body == body);
+  Echo(*c, "still open");  // reading resumed once the reply drained
+  EXPECT_EQ(server_->stats().output_limit_closes, 0u);
+}
+
 // ------------------------------------------------------------------ shutdown
 
 TEST_F(LifecycleTest, GracefulShutdownDeliversEveryReplyItProduced) {
