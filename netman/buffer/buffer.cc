@@ -8,6 +8,12 @@
 
 namespace netman {
 
+void Buffer::AllocateExactly(size_t n) {
+  void* p = std::malloc(sizeof(Block) + n);
+  if (p == nullptr) throw std::bad_alloc();
+  block_ = ::new (p) Block{n, 0, 0};
+}
+
 void Buffer::MakeRoom(size_t n) {
   if (block_ == nullptr) {
     const size_t want = std::max(kMinCapacity, n);

@@ -81,6 +81,13 @@ class Buffer {
     block_->write_index += n;
   }
   void Append(std::string_view bytes) { Append(bytes.data(), bytes.size()); }
+  // Appends `bytes`; a released buffer gets storage of exactly their size
+  // rather than kMinCapacity (for one-off bytes such as a broadcast frame
+  // queued on many idle connections at once).
+  void AppendExact(std::string_view bytes) {
+    if (block_ == nullptr && !bytes.empty()) AllocateExactly(bytes.size());
+    Append(bytes);
+  }
 
   // Returns a pointer to at least `n` writable bytes after the readable ones.
   // The bytes become readable only after Commit().
@@ -131,6 +138,8 @@ class Buffer {
 
   // Out of line: allocates, grows or compacts so that `n` bytes are writable.
   void MakeRoom(size_t n);
+  // Allocates storage of exactly `n` bytes for a released buffer.
+  void AllocateExactly(size_t n);
 
   Block* block_ = nullptr;
 };

@@ -472,12 +472,46 @@ void Connection::SendEncoded(const void* encoding_key, std::string_view frame,
   NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
   if (state() != State::kOpen) return;
   const size_t before = output_.size();
-  if (encoding_key != nullptr && protocol_->encoding_key() == encoding_key) {
-    output_.Append(frame);
+  const bool shared_frame = encoding_key != nullptr && protocol_->encoding_key() == encoding_key;
+  if (shared_frame && frame.size() >= kDirectSendMinBytes && before == 0 && !writing_ &&
+      !in_read_ && transport_ == nullptr) {
+    // Nothing queued: write the shared frame itself, keeping only what the
+    // kernel does not take. For a large frame the copy into a buffer per
+    // recipient would cost more than this write.
+    loop_->counters().messages_out.Add();
+    ssize_t n = ::send(fd_.get(), frame.data(), frame.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        CloseNow(ErrnoStatus(errno, "write"));
+        return;
+      }
+      n = 0;
+    }
+    loop_->counters().bytes_written.Add(static_cast<uint64_t>(n));
+    if (static_cast<size_t>(n) == frame.size()) return;
+    output_.AppendExact(frame.substr(static_cast<size_t>(n)));
+    if (OutputWithinLimits(output_.size())) Flush();  // arms write interest
+    return;
+  }
+  if (shared_frame) {
+    // An idle connection gets a buffer of the frame's size, not 1 KiB: a
+    // broadcast to many idle connections touches as little memory as it can.
+    output_.AppendExact(frame);
   } else if (!protocol_->Encode(message_id, body, output_).ok()) {
     return;
   }
-  (void)AfterEncode(before);
+  loop_->counters().messages_out.Add();
+  if (!OutputWithinLimits(output_.size() - before)) return;
+  // The caller's single task flushes it (FlushIfQueued), unless a read's
+  // flush or write interest will.
+  if (!in_read_ && !writing_) flush_queued_ = true;
+}
+
+void Connection::FlushIfQueued() {
+  NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
+  if (!flush_queued_) return;
+  flush_queued_ = false;
+  Flush();
 }
 
 absl::Status Connection::SendBytes(std::string_view bytes) {

@@ -125,9 +125,19 @@ class Connection final : public IoHandler,
   // Broadcast support (loop thread only): queues `frame`, already encoded
   // for (message_id, body) by a protocol with this connection's
   // encoding_key(), or encodes (message_id, body) itself when its protocol
-  // has another key. Counts one message.
+  // has another key. Counts one message. A large shared frame
+  // (kDirectSendMinBytes) to a connection with nothing queued is written at
+  // once, without a copy; anything else is queued without a flush of its
+  // own: the caller flushes every recipient with FlushIfQueued() from one
+  // task (one write per connection per loop iteration, no task per
+  // recipient).
   void SendEncoded(const void* encoding_key, std::string_view frame,
                    uint32_t message_id, std::string_view body);
+  // Flushes output queued by SendEncoded() (loop thread only).
+  void FlushIfQueued();
+  // SendEncoded() writes a shared frame of at least this size straight to a
+  // connection that has nothing queued, instead of copying it.
+  static constexpr size_t kDirectSendMinBytes = 1024;
 
   // Stops reading, flushes queued output (and the transport's closing
   // bytes), then closes. Idempotent.

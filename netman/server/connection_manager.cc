@@ -15,6 +15,7 @@ namespace {
 struct LoopBatch {
   EventLoop* loop;
   std::vector<ConnectionPtr> recipients;
+  size_t count;  // recipients on this loop (to size `recipients`)
 };
 
 // The message of one broadcast, shared by every loop's task.
@@ -50,6 +51,16 @@ void SendOnLoop(const BroadcastMessage& message, const std::vector<ConnectionPtr
     }
     c->SendEncoded(key, frame, message.id, message.body);
   }
+}
+
+// Sends `message` to a loop's recipients and flushes them from one task at
+// the end of the loop iteration (with whatever else they were sent by then).
+void BroadcastOnLoop(EventLoop* loop, std::shared_ptr<const BroadcastMessage> message,
+                     std::vector<ConnectionPtr> recipients) {
+  SendOnLoop(*message, recipients);
+  loop->Post([recipients = std::move(recipients)]() {
+    for (const ConnectionPtr& c : recipients) c->FlushIfQueued();
+  });
 }
 
 }  // namespace
@@ -96,46 +107,39 @@ void ConnectionManager::ForEach(
 }
 
 size_t ConnectionManager::Broadcast(uint32_t message_id, std::string_view body) const {
-  // Group the open connections by loop (a handful of loops: linear search),
-  // sizing each group before filling it.
+  // One pass under the lock; the grouping by loop happens outside it.
+  std::vector<ConnectionPtr> open = Snapshot();
+  std::erase_if(open, [](const ConnectionPtr& c) { return !c->is_open(); });
+  if (open.empty()) return 0;
+  // Group by loop (a handful of loops: linear search), sizing each group
+  // before filling it.
   absl::InlinedVector<LoopBatch, 8> batches;
-  size_t queued = 0;
-  {
-    MutexLock lock(&mu_);
-    absl::InlinedVector<std::pair<EventLoop*, size_t>, 8> counts;
-    for (const auto& [id, c] : connections_) {
-      if (!c->is_open()) continue;
-      auto it = counts.begin();
-      while (it != counts.end() && it->first != c->loop()) ++it;
-      if (it == counts.end()) {
-        counts.emplace_back(c->loop(), 1);
-      } else {
-        ++it->second;
-      }
+  for (const ConnectionPtr& c : open) {
+    auto it = batches.begin();
+    while (it != batches.end() && it->loop != c->loop()) ++it;
+    if (it == batches.end()) {
+      batches.push_back(LoopBatch{c->loop(), {}, 0});
+      it = batches.end() - 1;
     }
-    for (const auto& [loop, n] : counts) {
-      batches.push_back(LoopBatch{loop, {}});
-      batches.back().recipients.reserve(n);
-    }
-    for (const auto& [id, c] : connections_) {
-      if (!c->is_open()) continue;
-      auto it = batches.begin();
-      while (it->loop != c->loop()) ++it;
-      it->recipients.push_back(c);
-      ++queued;
-    }
+    ++it->count;
   }
-  if (queued == 0) return 0;
+  for (LoopBatch& batch : batches) batch.recipients.reserve(batch.count);
+  for (ConnectionPtr& c : open) {
+    auto it = batches.begin();
+    while (it->loop != c->loop()) ++it;
+    it->recipients.push_back(std::move(c));
+  }
   auto message = std::make_shared<const BroadcastMessage>(
       BroadcastMessage{message_id, std::string(body)});
   for (LoopBatch& batch : batches) {
     // On the caller's own loop this runs now, keeping the broadcast in
     // order with the caller's other sends.
-    batch.loop->RunInLoop([message, recipients = std::move(batch.recipients)]() {
-      SendOnLoop(*message, recipients);
+    batch.loop->RunInLoop([loop = batch.loop, message,
+                           recipients = std::move(batch.recipients)]() mutable {
+      BroadcastOnLoop(loop, std::move(message), std::move(recipients));
     });
   }
-  return queued;
+  return open.size();
 }
 
 }  // namespace netman

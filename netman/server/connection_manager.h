@@ -14,8 +14,14 @@
 //
 // Broadcast encodes the message once per loop and per framing (connections
 // whose protocols share an encoding_key() get the same bytes), posts one
-// task per loop, and allocates nothing per recipient; connections whose
-// protocol encodes per connection (a stateful encoder) encode it themselves.
+// task per loop, and flushes every recipient of a loop from one task at the
+// end of that loop's iteration (with whatever else was sent to it by then:
+// one write per connection). A frame of 1 KiB or more is written at once,
+// straight from the shared bytes, to a connection with nothing queued (only
+// an unsent tail is copied); a smaller one is copied into an output buffer
+// of exactly its size until that flush, the only allocation per recipient.
+// Connections whose protocol encodes per connection (a stateful encoder)
+// encode the message themselves.
 //
 // Threading: all methods are safe from any thread. ForEach() and Broadcast()
 // work on a snapshot taken under the lock and call out without holding it,

@@ -412,6 +412,7 @@ class XorServerTest : public ServerCoreTest {
     ASSERT_TRUE(server_->StartInBackground("127.0.0.1:0").ok());
   }
   std::atomic<int> sealed_batches_{0};
+  FakeClock clock_;  // outlives server_ (declared before it)
   std::unique_ptr<TcpServer> server_;
 };
 
@@ -466,16 +467,15 @@ TEST_F(XorServerTest, GarbageInsteadOfAHandshakeClosesOnlyThatConnection) {
 }
 
 TEST_F(XorServerTest, AStalledHandshakeTimesOutWithoutDelayingOthers) {
-  FakeClock clock;
   ServerOptions options = Options();  // one loop: stalled and good share it
-  options.clock = &clock;
+  options.clock = &clock_;
   options.handshake_timeout = absl::Seconds(10);
   Start(options);
   RawPeer stalled(server_->port());
   RawPeer good(server_->port());
   ASSERT_TRUE(good.Send(std::string(1, '\x07') + Xor(Frame(0, "a"), 7)));
   EXPECT_EQ(Xor(good.Read(1 + 9).substr(1), 7), Frame(0, "a"));
-  clock.Advance(absl::Seconds(11));
+  clock_.Advance(absl::Seconds(11));
   // The next event on the loop runs its due timers.
   ASSERT_TRUE(good.Send(Xor(Frame(0, "b"), 7)));
   EXPECT_EQ(Xor(good.Read(9), 7), Frame(0, "b"));
