@@ -5,6 +5,7 @@
 // socket the test reads and writes between iterations. Focus: replies built
 // in the loop's output scratch buffer during a read, sent with one write, and
 // only the unsent tail kept by the connection.
+#include "netman/testing/frames.h"
 #include "netman/net/connection.h"
 
 #include <fcntl.h>
@@ -42,11 +43,7 @@ namespace {
 
 constexpr absl::Duration kDeadline = absl::Seconds(10);
 
-std::string Frame(uint32_t id, std::string_view body) {
-  Buffer b;
-  DefaultPacker().Encode(id, body, b);
-  return std::string(b.readable());
-}
+using testing::Frame;
 
 // Deterministic pseudo-random bytes, different for every seed.
 std::string Body(uint32_t seed, size_t n) {

@@ -3,6 +3,7 @@
 // FramedProtocol + Connection over a socketpair, driven one loop iteration at
 // a time on the test thread: each write below is read by the server side in
 // its own read(2), so splits land exactly where the test puts them.
+#include "netman/testing/frames.h"
 #include "netman/server/framed_protocol.h"
 
 #include <sys/socket.h>
@@ -21,11 +22,7 @@
 namespace netman {
 namespace {
 
-std::string Frame(uint32_t id, std::string_view body) {
-  Buffer b;
-  DefaultPacker().Encode(id, body, b);
-  return std::string(b.readable());
-}
+using testing::Frame;
 
 class FramedProtocolTest : public ::testing::Test, public ConnectionEvents {
  protected:

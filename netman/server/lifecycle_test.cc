@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "netman/testing/frames.h"
 #include "netman/base/sync.h"
 #include "netman/base/testing/capturing_log_sink.h"
 #include "netman/base/testing/fake_clock.h"
@@ -409,11 +410,7 @@ class NonReadingPeer {
   int fd_;
 };
 
-std::string Frame(uint32_t id, std::string_view body) {
-  Buffer b;
-  DefaultPacker().Encode(id, body, b);
-  return std::string(b.readable());
-}
+using testing::Frame;
 
 TEST_F(LifecycleTest, SlowReaderIsHeldAtTheCapWhileOthersKeepGoing) {
   ServerOptions options;

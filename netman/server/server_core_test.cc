@@ -8,6 +8,7 @@
 // an XOR transport with a handshake (OnOpen after it, failures and timeouts
 // counted without hooks), zero-copy SendWith, configuration frozen at
 // start, and broadcast encoding once per loop.
+#include "netman/testing/frames.h"
 #include "netman/server/server_core.h"
 
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -44,11 +46,7 @@ using testing::XorTransport;
 
 constexpr absl::Duration kTimeout = absl::Seconds(20);
 
-std::string Frame(uint32_t id, std::string_view body) {
-  Buffer b;
-  DefaultPacker().Encode(id, body, b);
-  return std::string(b.readable());
-}
+using testing::Frame;
 
 std::string Xor(std::string bytes, uint8_t key) {
   for (char& c : bytes) c = static_cast<char>(c ^ key);
@@ -112,6 +110,28 @@ class RawPeer {
   UniqueFd fd_;
   bool connected_ = false;
   bool closed_ = false;
+};
+
+// Hands the connection OnOpen saw to the test thread.
+class OpenedConnection {
+ public:
+  ServerCore::OpenHook Hook() {
+    return [this](Connection& c) {
+      MutexLock lock(&mu_);
+      connection_ = c.shared_from_this();
+      opened_.Notify();
+    };
+  }
+  ConnectionPtr Wait() {
+    if (!opened_.WaitForNotificationWithTimeout(kTimeout)) return nullptr;
+    MutexLock lock(&mu_);
+    return connection_;
+  }
+
+ private:
+  Mutex mu_;
+  ConnectionPtr connection_ ABSL_GUARDED_BY(mu_);
+  Notification opened_;
 };
 
 // ---------------------------------------------------------------- protocols
@@ -258,23 +278,13 @@ TEST_F(ServerCoreTest, PerConnectionStateLivesAndDiesWithItsConnection) {
 }
 
 TEST_F(ServerCoreTest, CrossThreadSendsKeepMessagesWholeAndInOrderWithAStatefulEncoder) {
+  OpenedConnection opened;
   ToyServer server(ToyServer::Mode::kSequenced, Options());
-  Mutex mu;
-  ConnectionPtr connection;
-  Notification opened;
-  ASSERT_TRUE(server.OnOpen([&](Connection& c) {
-    MutexLock lock(&mu);
-    connection = c.shared_from_this();
-    opened.Notify();
-  }).ok());
+  ASSERT_TRUE(server.OnOpen(opened.Hook()).ok());
   ASSERT_TRUE(server.StartInBackground("127.0.0.1:0").ok());
   RawPeer peer(server.port());
-  ASSERT_TRUE(opened.WaitForNotificationWithTimeout(kTimeout));
-  ConnectionPtr c;
-  {
-    MutexLock lock(&mu);
-    c = connection;
-  }
+  ConnectionPtr c = opened.Wait();
+  ASSERT_NE(c, nullptr);
   constexpr int kPerThread = 500;
   auto sender = [&](uint32_t id) {
     for (int i = 0; i < kPerThread; ++i) {
@@ -489,15 +499,9 @@ TEST_F(XorServerTest, AStalledHandshakeTimesOutWithoutDelayingOthers) {
 // ---------------------------------------------------------------- core API
 
 TEST_F(ServerCoreTest, SendWithWritesTheBodyInPlaceFromAnyThread) {
+  OpenedConnection opened;
   TcpServer server(Options());
-  Mutex mu;
-  ConnectionPtr opened;
-  Notification open;
-  ASSERT_TRUE(server.OnOpen([&](Connection& c) {
-    MutexLock lock(&mu);
-    opened = c.shared_from_this();
-    open.Notify();
-  }).ok());
+  ASSERT_TRUE(server.OnOpen(opened.Hook()).ok());
   ASSERT_TRUE(server.AddRouter(0, [](Request& r) {
     const std::string_view body = r.body();
     (void)r.connection().SendWith(0, body.size() * 2, [&](char* dst) {
@@ -507,14 +511,10 @@ TEST_F(ServerCoreTest, SendWithWritesTheBodyInPlaceFromAnyThread) {
   }).ok());
   ASSERT_TRUE(server.StartInBackground("127.0.0.1:0").ok());
   RawPeer peer(server.port());
-  ASSERT_TRUE(open.WaitForNotificationWithTimeout(kTimeout));
+  ConnectionPtr c = opened.Wait();
+  ASSERT_NE(c, nullptr);
   ASSERT_TRUE(peer.Send(Frame(0, "ab")));
   EXPECT_EQ(peer.Read(12), Frame(0, "abab"));
-  ConnectionPtr c;
-  {
-    MutexLock lock(&mu);
-    c = opened;
-  }
   ASSERT_TRUE(c->SendWith(3, 3, [](char* dst) { std::memcpy(dst, "xyz", 3); }).ok());
   EXPECT_EQ(peer.Read(11), Frame(3, "xyz"));
 }

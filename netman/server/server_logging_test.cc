@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "netman/testing/frames.h"
 #include "netman/base/log.h"
 #include "netman/base/log_rate_limiter.h"
 #include "netman/base/sync.h"
@@ -25,11 +26,7 @@ namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(20);
 
-std::string Frame(uint32_t id, std::string_view body) {
-  Buffer b;
-  DefaultPacker().Encode(id, body, b);
-  return std::string(b.readable());
-}
+using testing::Frame;
 
 // A sink whose Write() blocks until Release() (a stuck log collector).
 class BlockingSink final : public LogSink {
