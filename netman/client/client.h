@@ -60,6 +60,9 @@ struct ReceivedMessage {
 
 class Client {
  public:
+  // The default largest body Receive() accepts (as the server's default).
+  static constexpr uint64_t kDefaultMaxBody = uint64_t{64} << 20;
+
   struct Options {
     // Bounds the whole of Connect(), across every address the host resolves
     // to. absl::InfiniteDuration() waits as long as the kernel does.
@@ -69,7 +72,7 @@ class Client {
     // Largest body Receive() accepts; 0 means unlimited. A larger body is an
     // error (ResourceExhausted) as soon as its header arrives, and leaves the
     // connection unusable for Receive().
-    uint64_t max_body = 64 << 20;
+    uint64_t max_body = kDefaultMaxBody;
     // Sets TCP_NODELAY, so small frames leave at once.
     bool tcp_nodelay = true;
   };

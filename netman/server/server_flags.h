@@ -56,11 +56,11 @@ struct ServerFlagValues {
   std::string host = "0.0.0.0";
   int port = 8999;
   int loops = 0;
-  uint64_t max_body = 64u << 20;
+  uint64_t max_body = kDefaultMaxBody;
   absl::Duration heartbeat_idle_time = absl::Minutes(5);
   absl::Duration heartbeat_check_interval = absl::ZeroDuration();
   absl::Duration tcp_keepalive = absl::ZeroDuration();
-  uint64_t max_output_bytes = 64u << 20;
+  uint64_t max_output_bytes = kDefaultMaxOutputBytes;
   std::string output_policy = "pause";
   absl::Duration shutdown_timeout = absl::Seconds(5);
   std::string log_level = "info";
