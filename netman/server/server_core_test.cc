@@ -112,7 +112,8 @@ class RawPeer {
   bool closed_ = false;
 };
 
-// Hands the connection OnOpen saw to the test thread.
+// Hands the connection OnOpen saw to the test thread. Declare it before the
+// server (the hook refers to it).
 class OpenedConnection {
  public:
   ServerCore::OpenHook Hook() {
@@ -122,10 +123,12 @@ class OpenedConnection {
       opened_.Notify();
     };
   }
+  // Hands the reference over (the caller's ConnectionPtr, declared after the
+  // server, lets go of it before the server and its protocols are gone).
   ConnectionPtr Wait() {
     if (!opened_.WaitForNotificationWithTimeout(kTimeout)) return nullptr;
     MutexLock lock(&mu_);
-    return connection_;
+    return std::move(connection_);
   }
 
  private:
