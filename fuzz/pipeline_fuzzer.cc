@@ -446,10 +446,11 @@ class Pipeline final : public ConnectionEvents {
   // loop's input scratch buffer. Connection::HandleTransportRead gives the
   // loop an empty buffer back when it reads behind a partial message (it did
   // not borrow the scratch then), which frees the one the loop kept, and the
-  // next read allocates it again: two more heap allocations per partial
-  // message, expensive under ASan. Holding the scratch during such reads
-  // keeps it; what the connection does is unchanged. (Remove once
-  // HandleTransportRead no longer returns a buffer it did not take.)
+  // next read that starts a message allocates it again: a free and an
+  // allocation per partial message, expensive under ASan. Holding the
+  // scratch during such reads keeps it; what the connection does is
+  // unchanged. (Remove once HandleTransportRead no longer returns a buffer it
+  // did not take.)
   void Read(Connection& connection) {
     const bool has_partial_message = connection.buffer_capacity() > 0;
     Buffer scratch;
