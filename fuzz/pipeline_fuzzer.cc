@@ -56,7 +56,7 @@
 //
 // How a delivery runs: the EventLoop, the Router and both FramedProtocols
 // are built once; a delivery makes only a new Connection over a
-// ChunkTransport (a FakeTransport, netman/testing, that reads the input in
+// ChunkTransport (netman/testing's FakeTransport, but reading the input in
 // place). Each chunk is read with connection->OnIoEvent(kPollReadable), then
 // the loop runs one iteration (its posted tasks), as an epoll loop would
 // after a readable event. A connection with a transport runs the same code
