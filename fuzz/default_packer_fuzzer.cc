@@ -16,6 +16,8 @@
 #include "fuzz/split_input.h"
 #include "netman/codec/default_packer.h"
 
+NETMAN_FUZZ_NO_COVERAGE_BEGIN
+
 namespace netman::fuzz {
 namespace {
 
@@ -63,10 +65,11 @@ void CheckAgainstReference(const DecodedStream& got, std::string_view stream) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const netman::DefaultPacker packer;
   const netman::fuzz::SplitInput input = netman::fuzz::ParseSplitInput(data, size);
-  const netman::fuzz::DecodedStream whole = netman::fuzz::CheckPackerInvariants(
+  const netman::fuzz::DecodedStream& whole = netman::fuzz::CheckPackerInvariants(
       packer, input, {.canonical_encoding = true});
   netman::fuzz::CheckAgainstReference(whole, input.stream);
-  netman::fuzz::CheckRoundTrip(packer, netman::fuzz::MessagesFromBytes(input.stream),
-                               input.chunk_lengths);
+  netman::fuzz::CheckRoundTrip(packer, input.stream, input.chunk_lengths);
   return 0;
 }
+
+NETMAN_FUZZ_NO_COVERAGE_END

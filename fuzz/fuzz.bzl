@@ -43,7 +43,7 @@ def netman_fuzz_target(name, srcs, deps = [], corpus = None, mutations = 2000, *
       corpus: seed files; default glob(["corpus/<name>/**"]).
       mutations: deterministic mutations of the corpus the replay test also
         runs (0 for the corpus alone).
-      **kwargs: passed to the cc_test (size, tags, ...).
+      **kwargs: passed to the cc_test (size, tags, env, ...).
     """
     corpus_dir = "corpus/" + name
     if corpus == None:

@@ -41,22 +41,59 @@ TEST(SplitInputTest, ChunksCycleThroughLengths) {
   EXPECT_TRUE(Chunk("", {}).empty());
 }
 
+TEST(SplitInputTest, ChunkerCanStopAtAMaximumNumberOfChunks) {
+  const std::vector<size_t> lengths = {1, 3};
+  auto chunks = [&](std::string_view stream, size_t max_chunks) {
+    std::vector<std::string_view> out;
+    Chunker chunker(stream, lengths, max_chunks);
+    for (std::string_view chunk; chunker.Next(chunk);) out.push_back(chunk);
+    return out;
+  };
+  // The last chunk allowed takes the rest.
+  EXPECT_EQ(chunks("abcdefghij", 3), (std::vector<std::string_view>{"a", "bcd", "efghij"}));
+  EXPECT_EQ(chunks("abcdefghij", 1), (std::vector<std::string_view>{"abcdefghij"}));
+  EXPECT_EQ(chunks("abcdefghij", 6), Chunk("abcdefghij", lengths));
+  EXPECT_EQ(chunks("abcdefghij", 100), Chunk("abcdefghij", lengths));
+  EXPECT_TRUE(chunks("abcdefghij", 0).empty());
+  EXPECT_EQ(ChunkCount("abcdefghij", lengths, 3), 3u);
+  EXPECT_EQ(ChunkCount("abcdefghij", lengths, 100), 6u);
+}
+
+TEST(SplitInputTest, ChunkCountMatchesChunk) {
+  const std::string stream = "abcdefghijklmnopqrstuvwxyz";
+  for (size_t size = 0; size <= stream.size(); ++size) {
+    const std::string_view s = std::string_view(stream).substr(0, size);
+    for (const std::vector<size_t>& lengths : std::vector<std::vector<size_t>>{
+             {}, {1}, {3}, {1, 3}, {2, 7, 1}, {30}, {5, 40}}) {
+      EXPECT_EQ(ChunkCount(s, lengths), Chunk(s, lengths).size())
+          << "size " << size << ", " << lengths.size() << " lengths";
+    }
+    EXPECT_EQ(ChunkCount(s, kByteByByte), size);
+  }
+}
+
 TEST(PackerInvariantsTest, DefaultPackerPasses) {
   DefaultPacker packer;
   std::string stream = Encoded(packer, 1, "hi") + Encoded(packer, 0, "") + std::string("\x05\x00\x00", 3);
-  DecodedStream d = CheckPackerInvariants(packer, Parse(MakeSplitInput({3, 1}, 0, stream)),
-                                          {.canonical_encoding = true});
+  const std::string input = MakeSplitInput({3, 1}, 0, stream);  // the bodies point into it
+  DecodedStream d = CheckPackerInvariants(packer, Parse(input), {.canonical_encoding = true});
   ASSERT_EQ(d.messages.size(), 2u);
-  EXPECT_EQ(d.messages[0], (OwnedMessage{1, "hi"}));
+  EXPECT_EQ(d.messages[0].id, 1u);
+  EXPECT_EQ(d.messages[0].body, "hi");
   EXPECT_EQ(d.pending, 3u);
-  CheckRoundTrip(packer, MessagesFromBytes("some arbitrary bytes to make messages of"), {2});
+  const std::vector<size_t> lengths = {2};
+  CheckRoundTrip(packer, MessagesFromBytes("some arbitrary bytes to make messages of"), lengths);
+  CheckRoundTrip(packer, "the same, messages made by CheckRoundTrip", lengths);
 }
 
 TEST(PackerInvariantsTest, MessagesFromBytes) {
-  std::vector<OwnedMessage> m = MessagesFromBytes(std::string("\x01\x00\x00\x00\x02hiX", 8));
+  const std::string bytes("\x01\x00\x00\x00\x02hiX", 8);
+  std::vector<Message> m = MessagesFromBytes(bytes);
   ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m[0], (OwnedMessage{1, "hi"}));
-  EXPECT_EQ(m[1], (OwnedMessage{'X', ""}));
+  EXPECT_EQ(m[0].id, 1u);
+  EXPECT_EQ(m[0].body, "hi");
+  EXPECT_EQ(m[1].id, uint32_t{'X'});
+  EXPECT_EQ(m[1].body, "");
 }
 
 // A DefaultPacker with one deliberate defect.
@@ -126,11 +163,16 @@ TEST(PackerInvariantsDeathTest, CatchesBrokenPackers) {
 #endif
 
 #ifdef NETMAN_FUZZ_TEST_ASAN
-// Every Decode() gets an exact-size heap copy, so ASan sees an over-read.
+// Every Decode() gets input after which nothing is addressable (a copy
+// whose tail is poisoned), so ASan sees an over-read: past the end of the
+// stream, and past the end of a chunk with more of the stream behind it.
 TEST(PackerInvariantsDeathTest, CatchesReadsPastTheEndUnderAsan) {
   DefaultPacker good;
   EXPECT_DEATH(CheckBroken(BrokenPacker::Defect::kReadsPastEnd, Encoded(good, 1, "x"), {}),
-               "heap-buffer-overflow");
+               "use-after-poison");
+  EXPECT_DEATH(CheckBroken(BrokenPacker::Defect::kReadsPastEnd,
+                           Encoded(good, 1, "hello") + Encoded(good, 2, "world"), {3}),
+               "use-after-poison");
 }
 #endif
 

@@ -3,6 +3,10 @@
 
 #include <algorithm>
 
+#include "fuzz/check.h"
+
+NETMAN_FUZZ_NO_COVERAGE_BEGIN
+
 namespace netman::fuzz {
 
 SplitInput ParseSplitInput(const uint8_t* data, size_t size) {
@@ -10,6 +14,7 @@ SplitInput ParseSplitInput(const uint8_t* data, size_t size) {
   if (size == 0) return input;
   const size_t k = std::min<size_t>(data[0] & 0x1f, size - 1);
   input.flags = static_cast<uint8_t>(data[0] >> 5);
+  input.chunk_lengths.reserve(k);
   for (size_t i = 0; i < k; ++i) input.chunk_lengths.push_back(size_t{data[1 + i]} + 1);
   input.stream = std::string_view(reinterpret_cast<const char*>(data) + 1 + k, size - 1 - k);
   return input;
@@ -18,16 +23,24 @@ SplitInput ParseSplitInput(const uint8_t* data, size_t size) {
 std::vector<std::string_view> Chunk(std::string_view stream,
                                     const std::vector<size_t>& lengths) {
   std::vector<std::string_view> chunks;
-  if (lengths.empty()) {
-    if (!stream.empty()) chunks.push_back(stream);
-    return chunks;
-  }
-  for (size_t i = 0; !stream.empty(); ++i) {
-    const size_t n = std::min(lengths[i % lengths.size()], stream.size());
-    chunks.push_back(stream.substr(0, n));
-    stream.remove_prefix(n);
-  }
+  Chunker chunker(stream, lengths);
+  for (std::string_view chunk; chunker.Next(chunk);) chunks.push_back(chunk);
   return chunks;
+}
+
+size_t ChunkCount(std::string_view stream, std::span<const size_t> lengths) {
+  if (stream.empty()) return 0;
+  if (lengths.empty()) return 1;
+  size_t cycle = 0;
+  for (size_t n : lengths) cycle += n;
+  // Whole cycles, then the lengths of one more cycle until the stream ends.
+  size_t count = stream.size() / cycle * lengths.size();
+  size_t rest = stream.size() % cycle;
+  for (size_t i = 0; rest > 0; ++i) {
+    rest -= std::min(lengths[i], rest);
+    ++count;
+  }
+  return count;
 }
 
 std::string MakeSplitInput(const std::vector<size_t>& chunk_lengths, uint8_t flags,
@@ -44,3 +57,5 @@ std::string MakeSplitInput(const std::vector<size_t>& chunk_lengths, uint8_t fla
 }
 
 }  // namespace netman::fuzz
+
+NETMAN_FUZZ_NO_COVERAGE_END

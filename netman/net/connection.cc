@@ -163,11 +163,16 @@ void Connection::HandleTransportRead() {
   const bool had_input = !input_.empty();
   Buffer scratch;
   if (!had_input) scratch = loop_->TakeInputScratch();
+  // Gives the loop its scratch back (only if it was taken: returning an
+  // empty Buffer would replace, and free, the loop's).
+  auto return_scratch = [&] {
+    if (!had_input) loop_->ReturnInputScratch(std::move(scratch));
+  };
   Buffer& sink = had_input ? input_ : scratch;
   absl::StatusOr<Transport::ReadResult> r = transport_->Read(
       fd_.get(), std::span<char>(loop_->read_buffer(), EventLoop::kReadBufferSize), sink);
   if (!r.ok()) {
-    loop_->ReturnInputScratch(std::move(scratch));
+    return_scratch();
     CloseNow(r.status());
     return;
   }
@@ -182,7 +187,7 @@ void Connection::HandleTransportRead() {
   } else if (has_output() && !writing_ && state() != State::kClosed) {
     Flush();  // handshake bytes
   }
-  loop_->ReturnInputScratch(std::move(scratch));
+  return_scratch();
   if (r->outcome == Transport::ReadOutcome::kPeerClosed && is_receiving()) {
     HandlePeerClosed();
   }

@@ -154,6 +154,8 @@ class EventLoop {
     return std::move(input_scratch_);
   }
   void ReturnInputScratch(Buffer buffer) { Retain(std::move(buffer), input_scratch_); }
+  // Storage the input scratch buffer holds while not lent (tests).
+  size_t input_scratch_capacity() const { return input_scratch_.capacity(); }
 
   const Clock& clock() const { return *clock_; }
   // This loop's counters (incremented on the loop thread, readable anywhere).

@@ -82,6 +82,26 @@ TEST_F(FakeConnectionTest, SeveralMessagesInOneReadAndSplitFramesWork) {
   EXPECT_EQ((*fake)->TakeSent(), (Sent{{2, "x+"}}));
 }
 
+// Behind a transport, reads borrow the loop's input scratch buffer; one
+// that lands behind a partial message does not borrow it, and must not
+// free it either.
+TEST_F(FakeConnectionTest, TheLoopKeepsItsInputScratchAcrossPartialMessages) {
+  auto fake = FakeConnection::Create(router_);
+  ASSERT_TRUE(fake.ok());
+  EventLoop& loop = (*fake)->loop();
+  (*fake)->Receive(1, "dan");  // a whole message: the scratch is used, kept
+  const size_t kept = loop.input_scratch_capacity();
+  EXPECT_GT(kept, 0u);
+  Buffer wire;
+  DefaultPacker().Encode(2, "split", wire);
+  const std::string bytes(wire.readable());
+  (*fake)->ReceiveBytes(bytes.substr(0, 5));  // starts a message
+  EXPECT_EQ(loop.input_scratch_capacity(), kept);
+  (*fake)->ReceiveBytes(bytes.substr(5));  // behind the partial message
+  EXPECT_EQ(loop.input_scratch_capacity(), kept);
+  EXPECT_EQ((*fake)->TakeSent(), (Sent{{1, "welcome"}, {2, "split+"}}));
+}
+
 TEST_F(FakeConnectionTest, ProtocolErrorsCloseWithTheReason) {
   FakeConnection::Options options;
   options.max_body = 8;

@@ -33,8 +33,10 @@ class FakePoller final : public Poller {
   absl::StatusOr<int> Wait(absl::Duration timeout, std::vector<PollEvent>& events) override {
     events.clear();
     MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return woken_; },
-                         timeout);
+    if (timeout > absl::ZeroDuration()) {  // a zero timeout only looks
+      mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return woken_; },
+                           timeout);
+    }
     woken_ = false;
     return 0;
   }
