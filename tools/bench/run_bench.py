@@ -82,7 +82,7 @@ def find_binaries(bin_dir):
   rel = {
       "netman": "netman/server/tcp_server",
       "epoll": "tools/bench/epoll_echo_server",
-      "asio": "tools/bench/asio_echo_server",
+      "asio": "tools/bench/asio_naive_echo_server",
       "loadgen": "tools/loadgen/loadgen",
   }
   roots = []
@@ -101,7 +101,7 @@ def find_binaries(bin_dir):
     if all(os.access(p, os.X_OK) for p in paths.values()):
       return paths
   raise BenchError(
-      "cannot find the binaries (tcp_server, epoll_echo_server, asio_echo_server, "
+      "cannot find the binaries (tcp_server, epoll_echo_server, asio_naive_echo_server, "
       "loadgen): run through tools/bench/run.sh or `bazel run "
       "//tools/bench:run_bench`, or pass --bin_dir=$(bazel info -c opt bazel-bin)")
 
