@@ -48,7 +48,8 @@ def binaries(bin_dir):
   paths = {
       "netman": os.path.join(bin_dir, "netman/server/tcp_server"),
       "epoll": os.path.join(bin_dir, "tools/bench/epoll_echo_server"),
-      "asio": os.path.join(bin_dir, "tools/bench/asio_echo_server"),
+      "asio_naive": os.path.join(bin_dir, "tools/bench/asio_naive_echo_server"),
+      "asio_batched": os.path.join(bin_dir, "tools/bench/asio_batched_echo_server"),
       "loadgen": os.path.join(bin_dir, "tools/loadgen/loadgen"),
   }
   for p in paths.values():
@@ -174,7 +175,8 @@ def sample_run(args, bins, workdir):
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument("--server", choices=["netman", "epoll", "asio"], default="netman")
+  parser.add_argument("--server", choices=["netman", "epoll", "asio_naive", "asio_batched"],
+                      default="netman")
   parser.add_argument("--loops", type=int, default=1)
   parser.add_argument("--connections", type=int, default=100)
   parser.add_argument("--pipeline", type=int, default=16)
