@@ -77,6 +77,8 @@ class ServerCore : private ConnectionEvents {
   // configuration.
   ServerCore(ServerOptions options, ProtocolFactory protocol_factory);
   // Stops the server if running. Must not run on one of its loop threads.
+  // A facade that owns what its connections use (its protocol, a packer)
+  // must call Stop() in its own destructor, before those members go.
   virtual ~ServerCore();
 
   ServerCore(const ServerCore&) = delete;
