@@ -493,7 +493,10 @@ void Connection::SendEncoded(const void* encoding_key, std::string_view frame,
       n = 0;
     }
     loop_->counters().bytes_written.Add(static_cast<uint64_t>(n));
-    if (static_cast<size_t>(n) == frame.size()) return;
+    if (static_cast<size_t>(n) == frame.size()) {
+      if (context_->limits.notify_write_complete) context_->events->OnWriteComplete(*this);
+      return;
+    }
     output_.AppendExact(frame.substr(static_cast<size_t>(n)));
     if (OutputWithinLimits(output_.size())) Flush();  // arms write interest
     return;
