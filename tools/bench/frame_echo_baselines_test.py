@@ -23,55 +23,22 @@
 
 import os
 import random
-import re
-import select
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from echo_test_support import StreamClient, Server, TestFailure, check, run  # noqa: E402
+
 MAX_BODY = 200000
-
-
-class TestFailure(Exception):
-  pass
-
-
-def check(cond, what):
-  if not cond:
-    raise TestFailure(what)
 
 
 def frame(msg_id, body):
   return struct.pack("<II", len(body), msg_id) + body
 
 
-class Client:
-  def __init__(self, port):
-    self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    self.buf = b""
-
-  def close(self):
-    self.sock.close()
-
-  def send(self, data):
-    self.sock.sendall(data)
-
-  def _fill(self):
-    chunk = self.sock.recv(1 << 20)
-    if not chunk:
-      raise EOFError("the server closed the connection")
-    self.buf += chunk
-
-  def read_exact(self, n):
-    while len(self.buf) < n:
-      self._fill()
-    out, self.buf = self.buf[:n], self.buf[n:]
-    return out
-
+class Client(StreamClient):
   def expect_echo(self, msg_id, body, what):
     length, got_id = struct.unpack("<II", self.read_exact(8))
     check((length, got_id) == (len(body), msg_id),
@@ -79,49 +46,9 @@ class Client:
           (what, length, got_id, len(body), msg_id))
     check(self.read_exact(length) == body, "%s: the body of %d bytes differs" % (what, length))
 
-  def expect_eof(self, what):
-    """Reads to the end of the stream (a reset counts too); returns what came."""
-    try:
-      while True:
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-          break
-        self.buf += chunk
-    except ConnectionResetError:
-      pass
-    except socket.timeout:
-      raise TestFailure("%s: the server did not close the connection" % what)
-    rest, self.buf = self.buf, b""
-    return rest
-
-
-class Server:
-  def __init__(self, binary, *flags):
-    self.name = os.path.basename(binary)
-    self.proc = subprocess.Popen(
-        [binary, "--host=127.0.0.1", "--port=0", "--max_body=%d" % MAX_BODY] + list(flags),
-        stdout=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([self.proc.stdout], [], [], 10)
-    line = self.proc.stdout.readline() if ready else ""
-    m = re.search(r"^%s listening on 127\.0\.0\.1:(\d+)$" % re.escape(self.name), line.strip())
-    if not m:
-      self.proc.kill()
-      raise TestFailure("%s printed %r instead of its listening line" % (self.name, line))
-    self.port = int(m.group(1))
-
-  def stop(self):
-    check(self.proc.poll() is None, "%s died (exit %s)" % (self.name, self.proc.poll()))
-    self.proc.send_signal(signal.SIGTERM)
-    try:
-      code = self.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-      self.proc.kill()
-      raise TestFailure("%s ignored SIGTERM" % self.name)
-    check(code == 0, "%s exited %d" % (self.name, code))
-
 
 def test_server(binary, rng):
-  server = Server(binary)
+  server = Server(binary, "--max_body=%d" % MAX_BODY)
   port = server.port
   name = server.name
   try:
@@ -219,7 +146,7 @@ def test_server(binary, rng):
   finally:
     server.stop()
 
-  two = Server(binary, "--threads=2")
+  two = Server(binary, "--max_body=%d" % MAX_BODY, "--threads=2")
   try:
     clients = [Client(two.port) for _ in range(8)]
     for i, c in enumerate(clients):
@@ -242,8 +169,4 @@ def main():
 
 
 if __name__ == "__main__":
-  try:
-    main()
-  except (TestFailure, EOFError, OSError) as e:
-    print("FAIL: %s: %s" % (type(e).__name__, e), file=sys.stderr)
-    sys.exit(1)
+  run(main)

@@ -23,27 +23,18 @@
 
 import base64
 import hashlib
+import os
 import random
-import re
-import select
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from echo_test_support import StreamClient, Server, TestFailure, check, run  # noqa: E402
+
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_PAYLOAD = 300000
-
-
-class TestFailure(Exception):
-  pass
-
-
-def check(cond, what):
-  if not cond:
-    raise TestFailure(what)
 
 
 def accept_for(key):
@@ -78,34 +69,11 @@ def new_key(rng):
   return base64.b64encode(bytes(rng.getrandbits(8) for _ in range(16)))
 
 
-class Client:
-  def __init__(self, port):
-    self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    self.buf = b""
-
-  def close(self):
-    self.sock.close()
-
-  def send(self, data):
-    self.sock.sendall(data)
-
+class Client(StreamClient):
   def send_in_background(self, data):
     t = threading.Thread(target=self.sock.sendall, args=(data,))
     t.start()
     return t
-
-  def _fill(self):
-    chunk = self.sock.recv(1 << 20)
-    if not chunk:
-      raise EOFError("the server closed the connection")
-    self.buf += chunk
-
-  def read_exact(self, n):
-    while len(self.buf) < n:
-      self._fill()
-    out, self.buf = self.buf[:n], self.buf[n:]
-    return out
 
   def read_http_response(self):
     while b"\r\n\r\n" not in self.buf:
@@ -152,21 +120,6 @@ class Client:
     check(got == payload, "%s: payload of %d bytes differs (want %d)" %
           (what, len(got), len(payload)))
 
-  def expect_eof(self, what):
-    """Reads to the end of the stream; a reset counts as the end too."""
-    try:
-      while True:
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-          break
-        self.buf += chunk
-    except ConnectionResetError:
-      pass
-    except socket.timeout:
-      raise TestFailure("%s: the server did not close the connection" % what)
-    rest, self.buf = self.buf, b""
-    return rest
-
   def expect_close(self, payload, what):
     b0, got = self.read_frame()
     check(b0 == 0x88, "%s: first byte 0x%02x, want a close frame" % (what, b0))
@@ -175,34 +128,10 @@ class Client:
     check(rest == b"", "%s: %d bytes after the close frame" % (what, len(rest)))
 
 
-class Server:
-  def __init__(self, binary, *flags):
-    self.proc = subprocess.Popen(
-        [binary, "--host=127.0.0.1", "--port=0", "--max_payload=%d" % MAX_PAYLOAD] +
-        list(flags), stdout=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([self.proc.stdout], [], [], 10)
-    line = self.proc.stdout.readline() if ready else ""
-    m = re.search(r"^ws_echo_server listening on 127\.0\.0\.1:(\d+)$", line.strip())
-    if not m:
-      self.proc.kill()
-      raise TestFailure("printed %r instead of a listening line" % line)
-    self.port = int(m.group(1))
-
-  def stop(self):
-    check(self.proc.poll() is None, "the server died (exit %s)" % self.proc.poll())
-    self.proc.send_signal(signal.SIGTERM)
-    try:
-      code = self.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-      self.proc.kill()
-      raise TestFailure("the server ignored SIGTERM")
-    check(code == 0, "the server exited %d" % code)
-
-
 def main():
   binary = sys.argv[1]
   rng = random.Random(6455)
-  server = Server(binary)
+  server = Server(binary, "--max_payload=%d" % MAX_PAYLOAD)
   try:
     port = server.port
     aux = Client(port)
@@ -394,7 +323,7 @@ def main():
   finally:
     server.stop()
 
-  two = Server(binary, "--threads=2")
+  two = Server(binary, "--max_payload=%d" % MAX_PAYLOAD, "--threads=2")
   try:
     clients = [Client(two.port) for _ in range(8)]
     for c in clients:
@@ -411,8 +340,4 @@ def main():
 
 
 if __name__ == "__main__":
-  try:
-    main()
-  except (TestFailure, EOFError, OSError) as e:
-    print("FAIL: %s: %s" % (type(e).__name__, e), file=sys.stderr)
-    sys.exit(1)
+  run(main)
