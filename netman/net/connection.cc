@@ -51,8 +51,10 @@ absl::Status Connection::Start(ProtocolPtr protocol) {
   NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
   if (!protocol) return absl::InvalidArgumentError("Connection::Start without a protocol");
   protocol_ = std::move(protocol);
-  absl::Status s = loop_->AddFd(fd_.get(), kPollReadable, this);
-  if (!s.ok()) return s;
+  if (fd_.valid()) {  // else its owner delivers its input (DeliverReceived)
+    absl::Status s = loop_->AddFd(fd_.get(), kPollReadable, this);
+    if (!s.ok()) return s;
+  }
   protocol_ready_ = protocol_->OnAttach(*this);
   MaybeOpen();
   return absl::OkStatus();
@@ -191,6 +193,15 @@ void Connection::HandleTransportRead() {
   if (r->outcome == Transport::ReadOutcome::kPeerClosed && is_receiving()) {
     HandlePeerClosed();
   }
+}
+
+bool Connection::DeliverReceived(std::span<char> bytes) {
+  NETMAN_DCHECK_IN_LOOP_THREAD(loop_);
+  if (!is_receiving() || !wants_read() || in_read_ || !input_.empty()) return false;
+  loop_->counters().bytes_read.Add(bytes.size());
+  TouchUnixNanos(loop_->iteration_unix_nanos());
+  ProcessInput(bytes);
+  return true;
 }
 
 void Connection::ProcessInput(std::span<char> fresh) {
@@ -586,6 +597,7 @@ void Connection::ShutdownWriteInLoop() {
 }
 
 void Connection::UpdateInterest() {
+  if (!fd_.valid()) return;  // no socket: nothing to poll (a UDP session)
   uint32_t interest = (wants_read() ? uint32_t{kPollReadable} : 0u) |
                       (writing_ ? uint32_t{kPollWritable} : 0u);
   absl::Status s = loop_->ModifyFd(fd_.get(), interest, this);
@@ -596,7 +608,7 @@ void Connection::CloseNow(absl::Status reason) {
   if (state() == State::kClosed) return;
   state_.store(State::kClosed, std::memory_order_release);
   Unlink();  // leave the heartbeat wheel
-  (void)loop_->RemoveFd(fd_.get());
+  if (fd_.valid()) (void)loop_->RemoveFd(fd_.get());
   fd_.reset();
   // A handler on the stack may still look at its message body, which points
   // into input_: ProcessInput releases it once the handler has returned.

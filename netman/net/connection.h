@@ -1,7 +1,10 @@
 // Copyright netman authors.
 //
 // Connection: one accepted TCP connection, owned by the EventLoop it was
-// assigned to. It reads bytes (itself, or through its Transport such as
+// assigned to (or one UDP peer's session: a connection without a socket of
+// its own, fd -1, whose owner hands it each datagram with DeliverReceived()
+// and whose transport hands its replies back to that owner; see
+// netman/udp). It reads bytes (itself, or through its Transport such as
 // TLS), hands them to its Protocol (the framed protocol: packer + router;
 // WebSocket; ...), frames Send() through that protocol, and queues replies
 // that are flushed with one write at the end of each read's processing (or
@@ -147,6 +150,15 @@ class Connection final : public IoHandler,
   // Half-close: shutdown(SHUT_WR) once queued output is flushed; reading
   // continues.
   void ShutdownWrite();
+
+  // For a connection without a socket (fd -1: a UDP session): its owner
+  // received `bytes` for it (one datagram). They are handled as a read: the
+  // protocol gets them (they may be modified in place), replies produced
+  // meanwhile are flushed through the transport once at the end, and they
+  // count as activity for the heartbeat. False (nothing done) unless the
+  // connection is receiving, not paused and holds no earlier input. Loop
+  // thread only.
+  bool DeliverReceived(std::span<char> bytes);
 
   // Hands the connection to `next` (loop thread only), e.g. after an HTTP
   // upgrade. Called from the current protocol's OnData(), the bytes after

@@ -172,8 +172,17 @@ absl::Status ServerCore::Listen(std::string_view address) {
     if (options_.heartbeat_idle_time > absl::ZeroDuration()) StartHeartbeat(*slot);
     loops_.push_back(std::move(slot));
   }
+  absl::StatusOr<SocketAddress> bound = OpenListener(*addr);
+  if (!bound.ok()) return bound.status();
+  listen_address_ = *bound;
+  options_.logger.Info("listening on %s with %d loop(s)",
+                       listen_address_.ToString(), options_.loops);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SocketAddress> ServerCore::OpenListener(const SocketAddress& address) {
   absl::StatusOr<std::unique_ptr<Acceptor>> acceptor = Acceptor::Create(
-      loops_[0]->loop.get(), *addr,
+      loops_[0]->loop.get(), address,
       Acceptor::Options{options_.backlog, options_.reuse_port,
                         options_.accept_retry_delay},
       [this](UniqueFd fd, const SocketAddress& peer) {
@@ -184,10 +193,11 @@ absl::Status ServerCore::Listen(std::string_view address) {
   // The loop is not running yet, so registering from here is safe.
   absl::Status s = acceptor_->Listen();
   if (!s.ok()) return s;
-  listen_address_ = acceptor_->local_address();
-  options_.logger.Info("listening on %s with %d loop(s)",
-                       listen_address_.ToString(), options_.loops);
-  return absl::OkStatus();
+  return acceptor_->local_address();
+}
+
+void ServerCore::CloseListener(int index) {
+  if (index == 0 && acceptor_ != nullptr) acceptor_->Close();
 }
 
 void ServerCore::StartHeartbeat(LoopThread& slot) {
@@ -292,6 +302,24 @@ void ServerCore::CreateConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
     }
     transport = std::move(*made);
   }
+  (void)StartConnection(slot, std::move(fd), id, peer, std::move(transport));
+}
+
+ConnectionPtr ServerCore::AddConnection(int index, UniqueFd fd, const SocketAddress& peer,
+                                        std::unique_ptr<Transport> transport) {
+  LoopThread& slot = *loops_[static_cast<size_t>(index)];
+  NETMAN_DCHECK_IN_LOOP_THREAD(slot.loop.get());
+  if (stopping_.load(std::memory_order_acquire) ||
+      draining_.load(std::memory_order_acquire)) {
+    return nullptr;
+  }
+  const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  return StartConnection(slot, std::move(fd), id, peer, std::move(transport));
+}
+
+ConnectionPtr ServerCore::StartConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
+                                          const SocketAddress& peer,
+                                          std::unique_ptr<Transport> transport) {
   EventLoop* loop = slot.loop.get();
   auto connection = std::make_shared<Connection>(loop, std::move(fd), id, peer, &context_,
                                                  std::move(transport));
@@ -303,12 +331,13 @@ void ServerCore::CreateConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
   if (!s.ok()) {
     options_.logger.Error("connection %d from %s: %s", id, peer.ToString(), s.ToString());
     connection->ForceClose(s);
-    return;
+    return nullptr;
   }
   if (connection->state() == Connection::State::kHandshaking &&
       options_.handshake_timeout > absl::ZeroDuration()) {
     ArmHandshakeTimeout(loop, connection);
   }
+  return connection;
 }
 
 void ServerCore::ArmHandshakeTimeout(EventLoop* loop, const ConnectionPtr& connection) {
@@ -400,8 +429,8 @@ void ServerCore::Shutdown(absl::Duration timeout) {
     for (size_t i = 0; i < loops_.size(); ++i) {
       EventLoop* loop = loops_[i]->loop.get();
       loop->Post([this, loop, i, timeout] {
+        CloseListener(static_cast<int>(i));
         if (i == 0) {
-          if (acceptor_ != nullptr) acceptor_->Close();
           loop->RunAfter(timeout, [this] {
             if (connections_.Count() > 0) {
               options_.logger.Warning(
@@ -430,7 +459,7 @@ void ServerCore::RequestStop() {
   for (size_t i = 0; i < loops_.size(); ++i) {
     EventLoop* loop = loops_[i]->loop.get();
     loop->Post([this, loop, i] {
-      if (i == 0 && acceptor_ != nullptr) acceptor_->Close();
+      CloseListener(static_cast<int>(i));
       for (const ConnectionPtr& c : connections_.Snapshot()) {
         if (c->loop() == loop) c->ForceClose(absl::CancelledError("server stopping"));
       }

@@ -47,6 +47,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "netman/base/async_log_sink.h"
 #include "netman/base/log.h"
@@ -58,6 +59,7 @@
 #include "netman/net/idle_wheel.h"
 #include "netman/net/protocol.h"
 #include "netman/net/socket_address.h"
+#include "netman/net/transport.h"
 #include "netman/router/router.h"
 #include "netman/server/connection_manager.h"
 #include "netman/server/server_options.h"
@@ -148,6 +150,26 @@ class ServerCore : private ConnectionEvents {
   // Start*() after freezing and before any connection exists. Default: OK.
   virtual absl::Status OnStarting() { return absl::OkStatus(); }
 
+  // The listener seam. By default the server takes peers from a TCP
+  // Acceptor on loop 0; a facade that receives them otherwise (UdpServer: a
+  // socket per loop) overrides both.
+  // Binds `address` once the loops exist, before they run (registering
+  // with them from here is safe); returns the bound address.
+  virtual absl::StatusOr<SocketAddress> OpenListener(const SocketAddress& address);
+  // On loop `index`'s thread when the server stops or starts draining:
+  // stop taking new peers there.
+  virtual void CloseListener(int index);
+  // The loop `index` (0 <= index < loop_count()), once started.
+  EventLoop* loop(int index) const { return loops_[static_cast<size_t>(index)]->loop.get(); }
+  // For listeners of their own: makes a connection for `peer` on loop
+  // `index` with the server's books (a new id, the manager, the heartbeat,
+  // the limits, the hooks) and starts it with the protocol factory. `fd` may
+  // be invalid for a connection whose input its listener delivers
+  // (Connection::DeliverReceived). Loop `index`'s thread only. Null while
+  // stopping or draining, or if the connection failed to start.
+  ConnectionPtr AddConnection(int index, UniqueFd fd, const SocketAddress& peer,
+                              std::unique_ptr<Transport> transport);
+
  private:
   struct LoopThread {
     std::unique_ptr<EventLoop> loop;
@@ -172,6 +194,10 @@ class ServerCore : private ConnectionEvents {
   void OnNewSocket(UniqueFd fd, const SocketAddress& peer);
   void CreateConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
                         const SocketAddress& peer);
+  // The part of CreateConnection every listener shares.
+  ConnectionPtr StartConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
+                                const SocketAddress& peer,
+                                std::unique_ptr<Transport> transport);
   void ArmHandshakeTimeout(EventLoop* loop, const ConnectionPtr& connection);
   // Posts the shutdown to every loop (once); does not wait.
   void RequestStop();
