@@ -63,7 +63,7 @@ absl::StatusOr<SocketAddress> UdpServer::OpenListener(const SocketAddress& addre
     auto state = std::make_unique<LoopState>(per_loop);
     absl::StatusOr<std::unique_ptr<UdpSocket>> socket = UdpSocket::Open(
         loop(i), bind_to,
-        UdpSocket::Options{udp_.batch_size, udp_.max_datagram_bytes}, &state->counters,
+        UdpSocket::Options{udp_.batch_size, udp_.max_datagram_bytes, udp_.socket_buffer_bytes}, &state->counters,
         [this, i](const SocketAddress& peer, std::span<char> datagram, bool truncated) {
           OnDatagram(i, peer, datagram, truncated);
         });

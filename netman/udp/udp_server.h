@@ -74,6 +74,10 @@ struct UdpOptions {
   int batch_size = 32;
   // Cap on sessions for the whole server (at least one per loop).
   size_t max_sessions = 65536;
+  // Each loop socket's SO_RCVBUF and SO_SNDBUF, so a burst from many peers
+  // waits in the kernel instead of being dropped (capped by
+  // net.core.rmem_max / wmem_max); 0 keeps the kernel's default.
+  size_t socket_buffer_bytes = size_t{4} << 20;
 };
 
 class UdpServer final : public ServerCore {

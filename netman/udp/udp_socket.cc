@@ -47,6 +47,12 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(EventLoop* loop,
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     return ErrnoStatus(errno, "setsockopt(SO_REUSEPORT)");
   }
+  if (options.socket_buffer_bytes > 0) {
+    // Best effort: the kernel caps it (net.core.rmem_max / wmem_max).
+    const int size = static_cast<int>(std::min<size_t>(options.socket_buffer_bytes, 1 << 30));
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  }
   if (::bind(fd.get(), address.sockaddr(), address.length()) != 0) {
     return ErrnoStatus(errno, absl::StrCat("bind ", address.ToString(), " (UDP)"));
   }

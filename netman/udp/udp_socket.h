@@ -45,6 +45,9 @@ class UdpSocket final : public IoHandler {
   struct Options {
     int batch_size = 32;              // datagrams per receive call; 1..1024
     size_t max_datagram_bytes = 65507;  // larger ones arrive cut: `truncated`
+    // SO_RCVBUF and SO_SNDBUF (the kernel caps them at net.core.rmem_max /
+    // wmem_max); 0 keeps the kernel's default.
+    size_t socket_buffer_bytes = 0;
   };
   // One received datagram, valid during the call. `truncated`: it was
   // longer than max_datagram_bytes and the kernel cut it.
