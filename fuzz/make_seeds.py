@@ -81,6 +81,22 @@ PIPELINE_SEEDS = {
 }
 
 
+# udp_datagram: byte 0 max_body (0 = unlimited), byte 1 the split's
+# datagram limit (8 + 4 * byte), then one datagram.
+UDP_DATAGRAM_SEEDS = {
+    "one_message": bytes([0, 255]) + frame(1, "hi"),
+    "three_messages_split": bytes([0, 4]) + frame(0, "a" * 10) + frame(1, "b" * 20) + frame(2, "c"),
+    "empty": bytes([0, 0]),
+    "header_cut": bytes([0, 0]) + frame(1, "hello")[:5],
+    "body_cut": bytes([0, 0]) + frame(1, "hello")[:-1],
+    "whole_then_cut": bytes([0, 0]) + frame(1, "ok") + frame(2, "x")[:3],
+    "over_max_body": bytes([4, 0]) + frame(1, "hello"),
+    "huge_declared": bytes([0, 0]) + b"\xff" * 12,
+    "frame_over_split_limit": bytes([0, 1]) + frame(0, "a") + frame(1, "b" * 40) + frame(2, "c"),
+    "empty_bodies": bytes([0, 0]) + frame(0, "") * 5,
+}
+
+
 def write(target, seeds):
     directory = os.path.join(HERE, "corpus", target)
     os.makedirs(directory, exist_ok=True)
@@ -92,3 +108,4 @@ def write(target, seeds):
 if __name__ == "__main__":
     write("default_packer", PACKER_SEEDS)
     write("pipeline", PIPELINE_SEEDS)
+    write("udp_datagram", UDP_DATAGRAM_SEEDS)
