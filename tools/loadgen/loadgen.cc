@@ -93,6 +93,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tools/loadgen/histogram.h"
+#include "tools/loadgen/udp_load.h"
 #include "tools/loadgen/protocol.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server host (IPv4, IPv6 or name).");
@@ -1027,11 +1028,27 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Load generator for netman servers and the benchmark baselines:\n"
       "  loadgen --port=8999 --connections=100 --pipeline=16 --size=64 "
-      "--duration=5 [--mode=netman|raw|ws] [--ws_path=/] [--verify_content]\n"
+      "--duration=5 [--mode=netman|raw|ws|udp] [--ws_path=/] [--verify_content]\n"
       "  loadgen --port=8999 --idle --connections=10000 [--idle_send_one]\n"
       "--mode=ws upgrades each connection (HTTP/1.1, RFC 6455) before its "
       "first request, then sends masked binary frames of --size payload "
       "bytes.");
   absl::ParseCommandLine(argc, argv);
+  // --mode=udp: UDP peers, in udp_load.cc.
+  if (absl::GetFlag(FLAGS_mode) == "udp") {
+    netman::loadgen::UdpLoadOptions udp;
+    udp.host = absl::GetFlag(FLAGS_host);
+    udp.port = absl::GetFlag(FLAGS_port);
+    udp.peers = absl::GetFlag(FLAGS_connections);
+    udp.pipeline = absl::GetFlag(FLAGS_pipeline);
+    udp.size = absl::GetFlag(FLAGS_size);
+    udp.duration_s = absl::GetFlag(FLAGS_duration);
+    udp.warmup_s = absl::GetFlag(FLAGS_warmup);
+    udp.threads = absl::GetFlag(FLAGS_threads);
+    udp.id = absl::GetFlag(FLAGS_id);
+    udp.label = absl::GetFlag(FLAGS_label);
+    udp.json_out = absl::GetFlag(FLAGS_json_out);
+    return netman::loadgen::RunUdpLoad(udp);
+  }
   return netman::loadgen::Main();
 }
