@@ -170,6 +170,8 @@ class UdpServerTest : public ::testing::Test {
     return id;
   }
 
+  // Declared before server_: the loops read it until the server is gone.
+  FakeClock clock_;
   EventLog log_;
   std::shared_ptr<CapturingLogSink> sink_;
   std::unique_ptr<UdpServer> server_;
@@ -276,10 +278,9 @@ TEST_F(UdpServerTest, BadDatagramsAreDroppedAndCountedWithoutTouchingSessions) {
 }
 
 TEST_F(UdpServerTest, AThousandPeersAtOnce) {
-  FakeClock clock;  // no session expires during the test
   ServerOptions options;
   options.loops = 2;
-  options.clock = &clock;
+  options.clock = &clock_;  // no expiry unless the test advances it
   Start(options);
   constexpr int kPeers = 1000;
   std::vector<std::unique_ptr<UdpClient>> clients;
@@ -337,10 +338,9 @@ TEST_F(UdpServerTest, MiddlewareAndGroupsWorkAsForTcp) {
 }
 
 TEST_F(UdpServerTest, IdleSessionsExpireOnTheHeartbeatWheelWithAFakeClock) {
-  FakeClock clock;
   ServerOptions options;
   options.loops = 1;
-  options.clock = &clock;
+  options.clock = &clock_;  // no expiry unless the test advances it
   options.heartbeat_idle_time = absl::Seconds(3);
   options.heartbeat_check_interval = absl::Milliseconds(100);
   Start(options);
@@ -348,25 +348,24 @@ TEST_F(UdpServerTest, IdleSessionsExpireOnTheHeartbeatWheelWithAFakeClock) {
   auto talker = Client();
   const uint64_t idle_id = SessionIdOf(*idle);
   const uint64_t talker_id = SessionIdOf(*talker);
-  clock.Advance(absl::Seconds(2));
+  clock_.Advance(absl::Seconds(2));
   EXPECT_EQ(Call(*talker, kEcho, "still here"), "still here");
-  clock.Advance(absl::Seconds(2));  // idle: 4 s; talker: 2 s
+  clock_.Advance(absl::Seconds(2));  // idle: 4 s; talker: 2 s
   ASSERT_TRUE(log_.WaitFor(idle_id, "close"));
   EXPECT_EQ(log_.For(idle_id), (std::vector<std::string>{"open", "close:DEADLINE_EXCEEDED"}));
   EXPECT_EQ(log_.For(talker_id), (std::vector<std::string>{"open"}));
   EXPECT_EQ(server_->stats().idle_closes, 1u);
   // The expired peer comes back as a new session.
   EXPECT_NE(SessionIdOf(*idle), idle_id);
-  clock.Advance(absl::Seconds(4));
+  clock_.Advance(absl::Seconds(4));
   ASSERT_TRUE(log_.WaitFor(talker_id, "close"));
   EXPECT_EQ(log_.For(talker_id), (std::vector<std::string>{"open", "close:DEADLINE_EXCEEDED"}));
 }
 
 TEST_F(UdpServerTest, AtTheCapTheLeastRecentlyActiveSessionIsEvicted) {
-  FakeClock clock;  // no expiry during the test
   ServerOptions options;
   options.loops = 1;
-  options.clock = &clock;
+  options.clock = &clock_;  // no expiry unless the test advances it
   UdpOptions udp;
   udp.max_sessions = 2;
   Start(options, udp);
