@@ -117,7 +117,8 @@ def main():
         "cpu_ns_per_msg": statistics.median(x["cpu_ns_per_msg"] for x in rs),
         "server_cpu": statistics.median(x["server_cpu"] for x in rs),
         "p50_us": statistics.median(x["p50_us"] for x in rs),
-        "lost": sum(x["lost"] for x in rs)}
+        "lost": sum(x["lost"] for x in rs),
+        "errors": sum(x["errors"] for x in rs)}
   for k, v in ratios.items():
     summary["ratios_median"][k] = round(statistics.median(v), 3)
   print(json.dumps(summary))
