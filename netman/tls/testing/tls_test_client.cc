@@ -53,7 +53,12 @@ absl::StatusOr<std::unique_ptr<TlsTestClient>> TlsTestClient::Connect(
   if (!o.ciphers.empty() && !SSL_CTX_set_strict_cipher_list(ctx, o.ciphers.c_str())) {
     return absl::InvalidArgumentError("bad client cipher list");
   }
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+  // TLS 1.3 tickets arrive after the handshake, as new sessions.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx, [](SSL* ssl, SSL_SESSION* session) -> int {
+    static_cast<TlsTestClient*>(SSL_get_app_data(ssl))->last_session_.reset(session);
+    return 1;  // we keep the reference
+  });
   if (!o.ca_pem.empty()) {
     bssl::UniquePtr<BIO> bio(BIO_new_mem_buf(o.ca_pem.data(), o.ca_pem.size()));
     bssl::UniquePtr<X509> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -71,6 +76,7 @@ absl::StatusOr<std::unique_ptr<TlsTestClient>> TlsTestClient::Connect(
   }
   c->ssl_.reset(SSL_new(ctx));
   SSL* ssl = c->ssl_.get();
+  SSL_set_app_data(ssl, c.get());
   if (!o.server_name.empty()) {
     SSL_set_tlsext_host_name(ssl, o.server_name.c_str());
     if (!o.ca_pem.empty()) {
@@ -168,7 +174,9 @@ absl::StatusOr<bool> TlsTestClient::ReadCloseNotify() {
 void TlsTestClient::Shutdown() { SSL_shutdown(ssl_.get()); }
 
 bssl::UniquePtr<SSL_SESSION> TlsTestClient::session() const {
-  return bssl::UniquePtr<SSL_SESSION>(SSL_get1_session(ssl_.get()));
+  if (last_session_ == nullptr) return nullptr;
+  SSL_SESSION_up_ref(last_session_.get());
+  return bssl::UniquePtr<SSL_SESSION>(last_session_.get());
 }
 
 }  // namespace netman::testing

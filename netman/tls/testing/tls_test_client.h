@@ -70,6 +70,7 @@ class TlsTestClient {
   bssl::UniquePtr<SSL_CTX> ctx_;
   bssl::UniquePtr<SSL> ssl_;
   int fd_ = -1;
+  bssl::UniquePtr<SSL_SESSION> last_session_;  // the newest ticket
 };
 
 // A plain TCP socket connected to 127.0.0.1:`port` (for garbage and
