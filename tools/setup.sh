@@ -28,6 +28,7 @@ PACKAGES=(
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for clang 14
   python3                  # tools/test_summary.py
   g++                      # default compiler
+  openssl                  # netman/tls interop test: test PKI and s_client
 )
 
 say() { printf 'netman setup: %s\n' "$*"; }

@@ -40,6 +40,9 @@ ABSL_FLAG(absl::Duration, shutdown_timeout,
           netman::ServerFlagValues().shutdown_timeout,
           "On SIGINT/SIGTERM, how long connections get to finish before they "
           "are closed (0 = close at once).");
+ABSL_FLAG(absl::Duration, handshake_timeout, netman::ServerFlagValues().handshake_timeout,
+          "a connection whose handshake (TLS, WebSocket upgrade) has not "
+          "finished this long after accept is closed; 0 disables");
 ABSL_FLAG(std::string, log_level, netman::ServerFlagValues().log_level,
           "debug, info, warning, error or off. debug logs a one-line reason "
           "for every close.");
@@ -158,6 +161,7 @@ ServerFlagValues ReadServerFlagValues() {
   v.output_policy = absl::GetFlag(FLAGS_output_policy);
   v.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
   v.log_level = absl::GetFlag(FLAGS_log_level);
+  v.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   return v;
 }
 
@@ -184,6 +188,9 @@ absl::StatusOr<ServerFlags> ValidateServerFlags(const ServerFlagValues& v) {
   }
   absl::StatusOr<LogLevel> level = ParseLogLevel(v.log_level);
   if (!level.ok()) return level.status();
+  if (absl::Status s = CheckDuration("handshake_timeout", v.handshake_timeout); !s.ok()) {
+    return s;
+  }
 
   ServerOptions& o = flags.options;
   o.loops = v.loops;
@@ -193,6 +200,7 @@ absl::StatusOr<ServerFlags> ValidateServerFlags(const ServerFlagValues& v) {
   o.tcp_keepalive = v.tcp_keepalive;
   o.max_output_bytes = static_cast<size_t>(v.max_output_bytes);
   o.output_limit_policy = *policy;
+  o.handshake_timeout = v.handshake_timeout;
   o.logger = Logger(std::make_shared<StderrLogSink>(), *level);
   flags.shutdown_timeout = v.shutdown_timeout;
   return flags;

@@ -17,6 +17,7 @@
 //   --max_output_bytes          bytes, 0 = unlimited         default 64 MiB
 //   --output_policy             pause | close                default pause
 //   --shutdown_timeout          graceful shutdown limit      default 5s
+//   --handshake_timeout         TLS/WebSocket handshake limit default 10s
 //   --log_level                 debug|info|warning|error|off default info
 //
 // The heartbeat is on by default in the binaries, unlike in ServerOptions
@@ -64,6 +65,7 @@ struct ServerFlagValues {
   std::string output_policy = "pause";
   absl::Duration shutdown_timeout = absl::Seconds(5);
   std::string log_level = "info";
+  absl::Duration handshake_timeout = kDefaultHandshakeTimeout;
 };
 
 // The validated configuration of a server binary.
@@ -71,7 +73,7 @@ struct ServerFlags {
   // For TcpServer::Start*(): "0.0.0.0:8999", "[::1]:0".
   std::string listen_address;
   // loops, max_body, heartbeat_*, tcp_keepalive, max_output_bytes,
-  // output_limit_policy and logger (stderr at --log_level) are set from the
+  // output_limit_policy, handshake_timeout and logger (stderr at --log_level) are set from the
   // flags; the rest keep ServerOptions' defaults.
   ServerOptions options;
   // For TcpServer::Shutdown() on SIGINT/SIGTERM.

@@ -52,6 +52,11 @@ USAGE_ERRORS = [
     (["--port=0", "--host=1.2.3.4.5"], "--host", 2),
     (["--host=127.0.0.1", "--port=65536"], "--port", 2),
     (["--host=127.0.0.1", "--port=-1"], "--port", 2),
+    (SAFE + ["--handshake_timeout=-1s"], "--handshake_timeout", 2),
+    (SAFE + ["--tls_cert=/nonexistent/cert.pem", "--tls_key=/nonexistent/key.pem"],
+     "--tls_cert", 2),
+    (SAFE + ["--tls_key=/nonexistent/key.pem"], "--tls_key", 2),
+    (SAFE + ["--tls_min_version=1.1"], "--tls_min_version", 2),
     (SAFE + ["stray-argument"], "stray-argument", 2),
     # Rejected by abseil itself, which exits 1.
     (SAFE + ["--loops=abc"], "'loops'", 1),
@@ -62,7 +67,9 @@ USAGE_ERRORS = [
 ALL_FLAGS = [
     "host", "port", "loops", "max_body", "heartbeat_idle_time",
     "heartbeat_check_interval", "tcp_keepalive", "max_output_bytes",
-    "output_policy", "shutdown_timeout", "log_level",
+    "output_policy", "shutdown_timeout", "log_level", "handshake_timeout",
+    "tls_cert", "tls_key", "tls_min_version", "tls_client_ca", "tls_ciphers",
+    "tls_alpn",
 ]
 
 

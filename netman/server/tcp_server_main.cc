@@ -6,7 +6,10 @@
 //   bazel run //netman/server:tcp_server -- --port=8999 --loops=2
 //       --heartbeat_idle_time=30s --max_output_bytes=16777216
 //
-// The flags are server_flags.h's (--help lists them with their defaults).
+// The flags are server_flags.h's and netman/tls/tls_flags.h's (--help lists
+// them with their defaults). --tls_cert/--tls_key serve TLS instead of plain
+// TCP (same framing inside):
+//   tcp_server --tls_cert=server.pem --tls_key=server.key --tls_min_version=1.3
 // Unlike the library, the binary closes connections that send nothing for
 // 5 minutes by default (--heartbeat_idle_time=0 turns that off).
 //
@@ -16,7 +19,10 @@
 //
 // SIGINT/SIGTERM shut it down gracefully (stop accepting, flush what is
 // queued, close every connection; after --shutdown_timeout the rest are
-// closed). SIGUSR1 prints its counters as one JSON line on stdout.
+// closed). SIGUSR1 prints its counters as one JSON line on stdout (and,
+// with TLS, the TLS counters as a second line {"tls":{...}}). SIGHUP
+// re-reads the TLS certificate, key and client CA files for new
+// handshakes; the outcome is logged and a failed reload keeps the old ones.
 // --log_level=debug logs a one-line reason for every close.
 #include <signal.h>
 
@@ -29,6 +35,7 @@
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
 #include "netman/server/tcp_server.h"
+#include "netman/tls/tls_flags.h"
 
 namespace {
 
@@ -37,17 +44,22 @@ constexpr char kUsage[] =
     "the connection count.\n\n"
     "Usage: tcp_server [--flag=value]...\n\n"
     "Prints 'tcp_server listening on <address>' once it serves. SIGUSR1 prints\n"
-    "the stats as JSON; SIGINT/SIGTERM shut it down gracefully (exit 0).\n"
+    "the stats as JSON; SIGHUP reloads the TLS certificate files; SIGINT/SIGTERM\n"
+    "shut it down gracefully (exit 0). --tls_cert and --tls_key serve TLS.\n"
     "A bad flag value exits 2.";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::StatusOr<netman::ServerFlags> flags;
-  netman::ParseCommandLineOrExit(argc, argv, kUsage, [&flags] {
+  absl::StatusOr<std::unique_ptr<netman::TlsContext>> tls;
+  netman::ParseCommandLineOrExit(argc, argv, kUsage, [&flags, &tls] {
     flags = netman::ParseServerFlags();
-    return flags.status();
+    if (!flags.ok()) return flags.status();
+    tls = netman::TlsContextFromFlags();
+    return tls.status();
   });
+  if (*tls != nullptr) flags->options.transport_factory = (*tls)->TransportFactory();
 
   // Block the control signals in every thread; main waits for them below.
   sigset_t signals;
@@ -55,6 +67,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -83,7 +96,19 @@ int main(int argc, char** argv) {
     sigwait(&signals, &signal_number);
     if (signal_number == SIGUSR1) {
       std::printf("%s\n", server.stats().ToJson().c_str());
+      if (*tls != nullptr) std::printf("{\"tls\":%s}\n", (*tls)->stats().ToJson().c_str());
       std::fflush(stdout);
+      continue;
+    }
+    if (signal_number == SIGHUP) {
+      if (*tls == nullptr) {
+        server.logger().Info("SIGHUP: no TLS, nothing to reload");
+      } else if (absl::Status reloaded = (*tls)->Reload(); reloaded.ok()) {
+        server.logger().Info("SIGHUP: TLS certificate reloaded");
+      } else {
+        server.logger().Warning("SIGHUP: TLS reload failed, keeping the old certificate: %s",
+                                reloaded.ToString());
+      }
       continue;
     }
     server.logger().Info("signal %d: shutting down", signal_number);

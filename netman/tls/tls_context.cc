@@ -235,7 +235,7 @@ absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(TlsServerConfig c
   std::unique_ptr<TlsContext> context(new TlsContext(std::move(config), method));
   RAND_bytes(context->ticket_keys_.data(), context->ticket_keys_.size());
   NETMAN_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, context->Build());
-  absl::MutexLock lock(&context->mu_);
+  MutexLock lock(&context->mu_);
   context->snapshot_ = std::move(snapshot);
   return context;
 }
@@ -302,7 +302,7 @@ absl::Status TlsContext::Reload() {
   }
   std::shared_ptr<const Snapshot> old;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     old = std::exchange(snapshot_, *std::move(snapshot));
   }
   reloads_.fetch_add(1, std::memory_order_relaxed);
@@ -313,7 +313,7 @@ absl::StatusOr<TlsContext::NewConnection> TlsContext::NewSsl() {
   NewConnection made;
   std::shared_ptr<const Snapshot> snapshot;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     snapshot = snapshot_;
   }
   made.ssl.reset(SSL_new(snapshot->ctxs[0].get()));

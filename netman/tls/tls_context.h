@@ -36,7 +36,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "netman/base/sync.h"
 #include "netman/net/transport.h"
 #include "netman/tls/tls_server_config.h"
 
@@ -114,7 +114,7 @@ class TlsContext {
   BIO_METHOD* const bio_method_;
   // Session ticket key (kept across reloads).
   std::array<uint8_t, 48> ticket_keys_{};
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> handshakes_{0};
   std::atomic<uint64_t> resumed_{0};

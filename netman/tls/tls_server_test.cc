@@ -21,8 +21,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "netman/base/sync.h"
 #include "netman/base/testing/capturing_log_sink.h"
 #include "netman/server/tcp_server.h"
 #include "netman/tls/testing/test_certs.h"
@@ -92,7 +92,7 @@ class TlsServerTest : public ::testing::Test {
     }).ok());
     ASSERT_TRUE(server_->AddRouter(kClose, [](Request& r) { r.connection().Close(); }).ok());
     ASSERT_TRUE(server_->OnClose([this](Connection&, const absl::Status& reason) {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       close_reasons_.push_back(reason.ToString());
     }).ok());
     ASSERT_TRUE(server_->StartInBackground("127.0.0.1:0").ok());
@@ -139,7 +139,7 @@ class TlsServerTest : public ::testing::Test {
   KeyPair server_key_;
   std::shared_ptr<CapturingLogSink> sink_ = std::make_shared<CapturingLogSink>();
   // Before the server: its connections' OnClose runs while it stops.
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::string> close_reasons_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<TlsContext> tls_;  // outlives the server
   std::unique_ptr<TcpServer> server_;
@@ -247,9 +247,9 @@ TEST_F(TlsServerTest, ReceivedCloseNotifyClosesOrderlyAndIsAnswered) {
   absl::StatusOr<bool> close_notify = (*c)->ReadCloseNotify();
   ASSERT_TRUE(close_notify.ok()) << close_notify.status();
   EXPECT_TRUE(*close_notify);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto closed = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !close_reasons_.empty(); };
-  ASSERT_TRUE(mu_.AwaitWithTimeout(absl::Condition(&closed), kTimeout));
+  ASSERT_TRUE(mu_.AwaitWithTimeout(closed, kTimeout));
   EXPECT_EQ(close_reasons_, std::vector<std::string>{"OK"});
 }
 
