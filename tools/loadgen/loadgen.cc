@@ -264,6 +264,8 @@ struct Conn {
   // kHandshaking: TCP connected, the TLS handshake under way.
   // kOpening: connected (and through TLS), the protocol's Opening (ws: the
   // upgrade) not yet answered.
+  // kAwaitingTicket (--handshakes --tls_resume, TLS 1.3): handshake done,
+  // waiting for the server's session ticket (sent after the handshake).
   // kClosing (--handshakes): handshake done, close_notify sent, waiting for
   // the server to close.
   enum class State : uint8_t {
@@ -272,6 +274,7 @@ struct Conn {
     kHandshaking,
     kOpening,
     kOpen,
+    kAwaitingTicket,
     kClosing,
     kClosed
   };
@@ -290,6 +293,7 @@ struct Conn {
   std::string pending_out;           // what a short write left behind
   bssl::UniquePtr<SSL> ssl;          // --tls only
   bool handshaken_once = false;      // --handshakes: settled already
+  uint64_t sessions_before = 0;      // kAwaitingTicket: TlsIo's count then
 };
 
 class Worker {
@@ -412,6 +416,7 @@ class Worker {
     return c.state == Conn::State::kOpen ||
            c.state == Conn::State::kOpening ||
            c.state == Conn::State::kHandshaking ||
+           c.state == Conn::State::kAwaitingTicket ||
            c.state == Conn::State::kClosing;
   }
 
@@ -420,6 +425,7 @@ class Worker {
     return c.state == Conn::State::kConnecting ||
            c.state == Conn::State::kHandshaking ||
            c.state == Conn::State::kOpening ||
+           c.state == Conn::State::kAwaitingTicket ||
            c.state == Conn::State::kClosing;
   }
 
@@ -540,17 +546,33 @@ class Worker {
           cipher != nullptr ? SSL_CIPHER_standard_name(cipher) : "", "\"");
     }
     if (config_.handshakes) {
-      // close_notify; the server answers by closing, and meanwhile sends its
-      // session tickets (TLS 1.3), which the reads below take in. Waiting for
-      // its close keeps TIME_WAIT on the server's side, not on our ports.
-      SSL_shutdown(c.ssl.get());
-      c.state = Conn::State::kClosing;
       FlushTls(c);
+      if (!Active(c)) return;
+      // TLS 1.3 sessions come after the handshake, and a server may send
+      // its tickets only along with its first reply: with --tls_resume and
+      // no session yet, send one request and read until a ticket is in
+      // before closing (BoringSSL ignores tickets read after our
+      // close_notify). Later connections offer that session again.
+      if (config_.tls->options().resume && tls_io_.session == nullptr &&
+          SSL_version(c.ssl.get()) >= TLS1_3_VERSION) {
+        c.sessions_before = tls_io_.sessions_issued;
+        c.state = Conn::State::kAwaitingTicket;
+        Write(c, send_buffer_.data(), protocol_.request_size());
+        return;
+      }
+      SendCloseNotify(c);
       return;
     }
     FlushTls(c);
     if (!Active(c)) return;
     StartOpening(c);
+  }
+
+  // --handshakes: close_notify; the server answers with its own and closes.
+  void SendCloseNotify(Conn& c) {
+    SSL_shutdown(c.ssl.get());
+    c.state = Conn::State::kClosing;
+    FlushTls(c);
   }
 
   // --handshakes: the server closed after our close_notify; count the
@@ -566,7 +588,14 @@ class Worker {
       counters_.settled.Add(1);
     }
     --pending_connects_;
-    ::close(c.fd);  // after the server's FIN: no TIME_WAIT on our side
+    // A reset, not a FIN: neither side keeps the connection in TIME_WAIT (the
+    // server closed first, and its TIME_WAIT entries would make new
+    // connections from a reused port wait a SYN retransmission out).
+    linger no_linger = {};
+    no_linger.l_onoff = 1;
+    (void)setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &no_linger,
+                     sizeof(no_linger));
+    ::close(c.fd);
     c.fd = -1;
     c.ssl.reset();
     c.state = Conn::State::kUnused;
@@ -669,9 +698,7 @@ class Worker {
           HandshakeCycleDone(c);
           return;
         }
-        if (c.state == Conn::State::kOpening ||
-            c.state == Conn::State::kHandshaking ||
-            c.state == Conn::State::kClosing) {
+        if (Settling(c)) {
           ConnectFailed(
               c, n == 0
                      ? absl::StrCat("server closed a connection during its ",
@@ -693,7 +720,8 @@ class Worker {
       // have come with the data (one edge for both): closing connections
       // read on until EAGAIN to see it.
       if (static_cast<size_t>(n) < kReadBufferSize &&
-          c.state != Conn::State::kClosing) {
+          c.state != Conn::State::kClosing &&
+          c.state != Conn::State::kAwaitingTicket) {
         return;
       }
     }
@@ -709,15 +737,23 @@ class Worker {
       const int n = SSL_read(c.ssl.get(), plain_buffer_.get(),
                              static_cast<int>(kPlainBufferSize));
       if (n > 0) {
-        if (c.state != Conn::State::kClosing) {
+        if (c.state != Conn::State::kClosing &&
+            c.state != Conn::State::kAwaitingTicket) {
           OnData(c, plain_buffer_.get(), static_cast<size_t>(n));
         }
         continue;
       }
       const int error = SSL_get_error(c.ssl.get(), n);
       FlushTls(c);
+      if (error == SSL_ERROR_WANT_READ && Active(c) &&
+          c.state == Conn::State::kAwaitingTicket &&
+          tls_io_.sessions_issued > c.sessions_before) {
+        SendCloseNotify(c);
+        continue;  // on to the server's close_notify, if it came already
+      }
       if (error == SSL_ERROR_WANT_READ || !Active(c)) break;
-      if (c.state == Conn::State::kClosing) {
+      if (c.state == Conn::State::kClosing ||
+          c.state == Conn::State::kAwaitingTicket) {
         if (error == SSL_ERROR_ZERO_RETURN) {
           HandshakeCycleDone(c);
         } else {

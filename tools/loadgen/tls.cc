@@ -60,6 +60,7 @@ int OnNewSession(SSL* ssl, SSL_SESSION* session) {
   auto* io = static_cast<TlsIo*>(SSL_get_app_data(ssl));
   if (io == nullptr) return 0;
   io->session.reset(session);
+  ++io->sessions_issued;
   return 1;  // we took the reference
 }
 

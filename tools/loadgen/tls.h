@@ -50,6 +50,7 @@ struct TlsIo {
   size_t in_len = 0;
   std::string out;  // ciphertext the SSL wrote, to be sent
   bssl::UniquePtr<SSL_SESSION> session;  // the last one the server issued
+  uint64_t sessions_issued = 0;          // how many the server issued
 };
 
 class TlsClientContext {
