@@ -18,6 +18,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "netman/base/status.h"
+#include "netman/client/tls_client_config.h"
+#include "netman/client/tls_client_stream.h"
 #include "netman/codec/default_packer.h"
 
 namespace netman {
@@ -172,6 +174,36 @@ uint16_t LocalPort(int fd) {
   return 0;
 }
 
+// Runs the TLS handshake on connected `fd` before `deadline`.
+absl::StatusOr<std::unique_ptr<TlsClientStream>> HandshakeTls(
+    int fd, std::shared_ptr<const TlsClientConfig> config,
+    const std::string& host, uint16_t port, const Deadline& deadline) {
+  NETMAN_ASSIGN_OR_RETURN(
+      std::unique_ptr<TlsClientStream> stream,
+      TlsClientStream::Create(fd, std::move(config), host, port));
+  for (;;) {
+    short wait = POLLIN;
+    switch (stream->Handshake()) {
+      case TlsClientStream::Result::kOk:
+        return stream;
+      case TlsClientStream::Result::kWantRead:
+        break;
+      case TlsClientStream::Result::kWantWrite:
+        wait = POLLOUT;
+        break;
+      case TlsClientStream::Result::kClosed:
+      case TlsClientStream::Result::kError:
+        return stream->error();
+    }
+    NETMAN_ASSIGN_OR_RETURN(const short revents,
+                            PollUntil(fd, wait, deadline));
+    if (revents == 0) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "TLS handshake with ", host, " port ", port, ": timed out"));
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view host,
@@ -227,8 +259,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view host,
     std::shared_ptr<const Packer> packer = std::move(options.packer);
     if (packer == nullptr) packer = std::make_shared<const DefaultPacker>();
     const uint16_t local_port = LocalPort(fd->get());
+    std::unique_ptr<TlsClientStream> tls;
+    if (options.tls != nullptr) {
+      NETMAN_ASSIGN_OR_RETURN(tls, HandshakeTls(fd->get(), options.tls,
+                                                host_string, port, deadline));
+    }
     return std::unique_ptr<Client>(new Client(*std::move(fd), std::move(packer),
-                                              options.max_body, local_port));
+                                              options.max_body, local_port,
+                                              std::move(tls)));
   }
   if (errors.empty()) errors = "no addresses";
   return absl::Status(last_code, absl::StrCat("connect to ", host_string,
@@ -236,11 +274,26 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view host,
 }
 
 Client::Client(UniqueFd fd, std::shared_ptr<const Packer> packer,
-               uint64_t max_body, uint16_t local_port)
+               uint64_t max_body, uint16_t local_port,
+               std::unique_ptr<TlsClientStream> tls)
     : fd_(std::move(fd)),
       packer_(std::move(packer)),
       max_body_(max_body),
-      local_port_(local_port) {}
+      local_port_(local_port),
+      tls_(std::move(tls)),
+      read_wait_(POLLIN) {}
+
+Client::~Client() { Close(); }
+
+std::optional<Client::TlsInfo> Client::tls_info() const {
+  if (tls_ == nullptr) return std::nullopt;
+  TlsInfo info;
+  info.version = tls_->version();
+  info.cipher = tls_->cipher();
+  info.alpn = tls_->alpn();
+  info.session_reused = tls_->session_reused();
+  return info;
+}
 
 absl::Status Client::CheckOpen() const {
   if (!fd_.valid()) return absl::FailedPreconditionError("client is closed");
@@ -248,6 +301,7 @@ absl::Status Client::CheckOpen() const {
 }
 
 Client::ReadOutcome Client::ReadSome() {
+  if (tls_ != nullptr) return ReadSomeTls();
   for (;;) {
     char* space = in_.Writable(kReadChunk);
     const ssize_t n = ::read(fd_.get(), space, in_.writable_size());
@@ -268,7 +322,62 @@ Client::ReadOutcome Client::ReadSome() {
   }
 }
 
+Client::ReadOutcome Client::ReadSomeTls() {
+  char* space = in_.Writable(kReadChunk);
+  size_t n = 0;
+  switch (tls_->Read(space, in_.writable_size(), &n)) {
+    case TlsClientStream::Result::kOk:
+      in_.Commit(n);
+      return ReadOutcome::kData;
+    case TlsClientStream::Result::kWantRead:
+      read_wait_ = POLLIN;
+      return ReadOutcome::kWouldBlock;
+    case TlsClientStream::Result::kWantWrite:
+      read_wait_ = POLLOUT;
+      return ReadOutcome::kWouldBlock;
+    case TlsClientStream::Result::kClosed:
+      peer_closed_ = true;
+      return ReadOutcome::kClosed;
+    case TlsClientStream::Result::kError:
+      break;
+  }
+  read_error_ = tls_->error();
+  return ReadOutcome::kClosed;
+}
+
+absl::Status Client::WriteAllTls(std::string_view bytes) {
+  while (!bytes.empty()) {
+    size_t n = 0;
+    short wait = POLLOUT;
+    switch (tls_->Write(bytes, &n)) {
+      case TlsClientStream::Result::kOk:
+        bytes.remove_prefix(n);
+        continue;
+      case TlsClientStream::Result::kWantWrite:
+        break;
+      case TlsClientStream::Result::kWantRead:
+        wait = POLLIN;
+        break;
+      case TlsClientStream::Result::kClosed:
+      case TlsClientStream::Result::kError:
+        return tls_->error();
+    }
+    // As in WriteAll(): take in what the peer sends while the socket is full.
+    const bool drain = !peer_closed_ && read_error_.ok();
+    NETMAN_ASSIGN_OR_RETURN(
+        const short revents,
+        PollUntil(fd_.get(), static_cast<short>(wait | (drain ? POLLIN : 0)),
+                  Deadline::Never()));
+    if (drain && (revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+      while (ReadSomeTls() == ReadOutcome::kData) {
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Client::WriteAll(std::string_view bytes) {
+  if (tls_ != nullptr) return WriteAllTls(bytes);
   while (!bytes.empty()) {
     const ssize_t n =
         ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -374,7 +483,7 @@ absl::StatusOr<ReceivedMessage> Client::Receive(absl::Duration timeout) {
     tried_read = true;
     if (ReadSome() != ReadOutcome::kWouldBlock) continue;
     NETMAN_ASSIGN_OR_RETURN(const short revents,
-                            PollUntil(fd_.get(), POLLIN, deadline));
+                            PollUntil(fd_.get(), read_wait_, deadline));
     if (revents == 0) break;
   }
   return absl::DeadlineExceededError(
@@ -384,6 +493,7 @@ absl::StatusOr<ReceivedMessage> Client::Receive(absl::Duration timeout) {
 
 absl::Status Client::ShutdownWrite() {
   NETMAN_RETURN_IF_ERROR(CheckOpen());
+  if (tls_ != nullptr) tls_->SendCloseNotify();
   if (::shutdown(fd_.get(), SHUT_WR) != 0) {
     return ErrnoStatus(errno, "shutdown");
   }
@@ -403,7 +513,7 @@ absl::Status Client::WaitForClose(absl::Duration timeout) {
     in_.Clear();
     if (outcome != ReadOutcome::kWouldBlock) continue;
     NETMAN_ASSIGN_OR_RETURN(const short revents,
-                            PollUntil(fd_.get(), POLLIN, deadline));
+                            PollUntil(fd_.get(), read_wait_, deadline));
     if (revents == 0) break;
   }
   if (in_.capacity() > kRetainedCapacity) in_.Release();
@@ -416,6 +526,8 @@ absl::Status Client::WaitForClose(absl::Duration timeout) {
 }
 
 void Client::Close() {
+  if (tls_ != nullptr && fd_.valid()) tls_->SendCloseNotify();
+  tls_.reset();
   fd_.reset();
   in_.Release();
   out_.Release();

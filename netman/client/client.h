@@ -30,6 +30,25 @@
 // The socket is non-blocking and close-on-exec; fd() exposes it for tests
 // that want to poke at it (write to it with MSG_NOSIGNAL).
 //
+// TLS: with Options::tls set (a TlsClientConfig, see tls_client_config.h),
+// Connect() also completes a TLS handshake within connect_timeout, verifying
+// the server's certificate and name unless the config says otherwise, and
+// every call above behaves the same over TLS (timeouts, the large Send()
+// that reads while it writes, closes and resets). Extra errors: a
+// certificate that fails verification is Unauthenticated, any other
+// handshake failure (an alert, no common version, the peer closing) is
+// Unavailable, a handshake that does not finish in time is DeadlineExceeded.
+// The peer's close_notify reads as an orderly close; so does a TCP EOF
+// without one (many servers skip it). Close() and ShutdownWrite() send
+// close_notify. SendRaw() writes its bytes as TLS application data. Without
+// Options::tls nothing about the plain path changes.
+//
+//   TlsClientConfig::Options tls;
+//   tls.ca_file = "ca.pem";
+//   Client::Options options;
+//   options.tls = TlsClientConfig::Create(tls).value();
+//   auto client = Client::Connect("localhost", 8443, options);
+//
 // Threading: not synchronised. Use a Client from one thread at a time;
 // Send() and Receive() must not run concurrently (Send() also fills the
 // receive buffer). Different Clients are independent.
@@ -51,6 +70,9 @@
 #include "netman/codec/packer.h"
 
 namespace netman {
+
+class TlsClientConfig;
+class TlsClientStream;
 
 // A message returned by Client::Receive(); unlike Message, it owns its body.
 struct ReceivedMessage {
@@ -75,6 +97,16 @@ class Client {
     uint64_t max_body = kDefaultMaxBody;
     // Sets TCP_NODELAY, so small frames leave at once.
     bool tcp_nodelay = true;
+    // Speak TLS with this configuration. Null means plain TCP.
+    std::shared_ptr<const TlsClientConfig> tls;
+  };
+
+  // What a TLS connection negotiated (see tls_info()).
+  struct TlsInfo {
+    std::string version;  // "TLSv1.2", "TLSv1.3"
+    std::string cipher;   // e.g. "TLS_AES_128_GCM_SHA256"
+    std::string alpn;     // the protocol the server chose; empty if none
+    bool session_reused = false;  // the handshake resumed a session
   };
 
   // Connects to `host` port `port`. `host` is a numeric IPv4 or IPv6 address
@@ -91,7 +123,7 @@ class Client {
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
-  ~Client() = default;
+  ~Client();
 
   // Encodes (id, body) with the packer and writes the whole frame, however
   // long that takes. Bodies over 4 GiB - 1 bytes are InvalidArgument (the
@@ -126,6 +158,8 @@ class Client {
   int fd() const { return fd_.get(); }
   // The local port of the connection (still valid after Close()).
   uint16_t local_port() const { return local_port_; }
+  // What the TLS handshake negotiated; nullopt without TLS or after Close().
+  std::optional<TlsInfo> tls_info() const;
 
  private:
   enum class ReadOutcome {
@@ -135,13 +169,17 @@ class Client {
   };
 
   Client(UniqueFd fd, std::shared_ptr<const Packer> packer, uint64_t max_body,
-         uint16_t local_port);
+         uint16_t local_port, std::unique_ptr<TlsClientStream> tls);
 
   absl::Status CheckOpen() const;
   // One read() into in_.
   ReadOutcome ReadSome();
+  // One TLS read into in_ (ReadSome() over TLS).
+  ReadOutcome ReadSomeTls();
   // Writes all of `bytes`, reading input while the socket is full.
   absl::Status WriteAll(std::string_view bytes);
+  // WriteAll() over TLS.
+  absl::Status WriteAllTls(std::string_view bytes);
   // Decodes one message from in_ if a complete one is there.
   absl::StatusOr<std::optional<ReceivedMessage>> DecodeBuffered();
   // Records a stream error: Receive() returns it from now on.
@@ -156,6 +194,10 @@ class Client {
   bool peer_closed_ = false;   // read() returned 0
   absl::Status read_error_;    // read() failed (e.g. ECONNRESET)
   absl::Status stream_error_;  // oversize body or undecodable bytes
+  std::unique_ptr<TlsClientStream> tls_;  // null for plain TCP
+  // What a read that would block waits for: POLLIN, except when TLS needs
+  // to write before it can read on.
+  short read_wait_;
 };
 
 }  // namespace netman

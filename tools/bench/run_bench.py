@@ -296,13 +296,15 @@ def spawn(cmd, cpus, **kwargs):
 
 
 class Server:
-  def __init__(self, kind, binaries, loops, placement, workdir):
+  def __init__(self, kind, binaries, loops, placement, workdir, extra=()):
+    """`extra`: more flags (e.g. tcp_server's --tls_cert/--tls_key)."""
     self.kind = kind
     exe = binaries[kind]
     if kind == "netman":
       cmd = [exe, "--host=127.0.0.1", "--port=0", "--loops=%d" % loops, "--log_level=error"]
     else:
       cmd = [exe, "--host=127.0.0.1", "--port=0", "--threads=%d" % loops]
+    cmd += list(extra)
     self.stderr_path = os.path.join(workdir, "%s.stderr" % kind)
     self.stderr = open(self.stderr_path, "w")
     self.proc = spawn(cmd, placement.server_cpus, stdout=subprocess.PIPE,
@@ -355,8 +357,12 @@ def loadgen_cmd(binaries, port, extra):
   return [binaries["loadgen"], "--host=127.0.0.1", "--port=%d" % port] + extra
 
 
-def run_load(binaries, server, placement, point, args, workdir, verify=False):
-  """One measurement: returns the loadgen JSON plus server CPU figures."""
+def run_load(binaries, server, placement, point, args, workdir, verify=False,
+             loadgen_extra=()):
+  """One measurement: returns the loadgen JSON plus server CPU figures.
+
+  `loadgen_extra`: more loadgen flags (e.g. --tls ...; with --handshakes the
+  point's pipeline and size are ignored by loadgen)."""
   json_path = os.path.join(workdir, "loadgen.json")
   if os.path.exists(json_path):
     os.unlink(json_path)
@@ -372,6 +378,7 @@ def run_load(binaries, server, placement, point, args, workdir, verify=False):
   ]
   if verify:
     extra.append("--verify_content")
+  extra += list(loadgen_extra)
   lg_err_path = os.path.join(workdir, "loadgen.stderr")
   with open(lg_err_path, "w") as lg_err:
     lg = spawn(loadgen_cmd(binaries, server.port, extra), placement.loadgen_cpus,
@@ -415,11 +422,13 @@ def run_load(binaries, server, placement, point, args, workdir, verify=False):
   return result
 
 
-def measure_point(binaries, kind, point, args, cpus, workdir, verify=False):
+def measure_point(binaries, kind, point, args, cpus, workdir, verify=False, server_extra=(),
+                  loadgen_extra=()):
   placement = placement_for(point["loops"], cpus)
-  server = Server(kind, binaries, point["loops"], placement, workdir)
+  server = Server(kind, binaries, point["loops"], placement, workdir, extra=server_extra)
   try:
-    result = run_load(binaries, server, placement, point, args, workdir, verify=verify)
+    result = run_load(binaries, server, placement, point, args, workdir, verify=verify,
+                      loadgen_extra=loadgen_extra)
   finally:
     server.stop()
   result["server"] = kind
@@ -449,10 +458,11 @@ def measure_quietly(binaries, kind, point, args, cpus, workdir):
   return best
 
 
-def measure_memory(binaries, kind, connections, cpus, workdir, settle):
+def measure_memory(binaries, kind, connections, cpus, workdir, settle, server_extra=(),
+                   loadgen_extra=()):
   """Server RSS growth per idle connection (each exchanged one message)."""
   placement = placement_for(1, cpus)
-  server = Server(kind, binaries, 1, placement, workdir)
+  server = Server(kind, binaries, 1, placement, workdir, extra=server_extra)
   procs = []
   try:
     # Warm up: a few connections exchange a message and close, so one-time
@@ -461,7 +471,7 @@ def measure_memory(binaries, kind, connections, cpus, workdir, settle):
     warm = subprocess.run(
         loadgen_cmd(binaries, server.port,
                     ["--idle", "--idle_send_one", "--connections=8", "--duration=0",
-                     "--progress=false"]),
+                     "--progress=false"] + list(loadgen_extra)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     if warm.returncode != 0:
       raise BenchError("memory warm-up failed: %s" % warm.stderr[-1000:])
@@ -474,7 +484,8 @@ def measure_memory(binaries, kind, connections, cpus, workdir, settle):
       procs.append(spawn(
           loadgen_cmd(binaries, server.port,
                       ["--idle", "--idle_send_one", "--connections=%d" % share,
-                       "--duration=600", "--connect_timeout=60", "--progress=false"]),
+                       "--duration=600", "--connect_timeout=60", "--progress=false"] +
+                      list(loadgen_extra)),
           placement.loadgen_cpus, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     opened = failed = 0
     for p in procs:
@@ -1014,6 +1025,14 @@ def main():
   parser.add_argument("--quiet_wait", type=float, default=60,
                       help="seconds to wait for a busy machine to quiet down before each "
                       "measurement")
+  tls_mode = parser.add_mutually_exclusive_group()
+  tls_mode.add_argument("--tls", action="store_true",
+                        help="after the matrix, also measure the TLS rows (tls_bench.py: "
+                        "TLS 1.3 vs plain throughput, handshakes/s, RSS per idle TLS "
+                        "connection) into their own section of BENCHMARKS.md")
+  tls_mode.add_argument("--tls_only", action="store_true",
+                        help="measure only the TLS rows; the rest of BENCHMARKS.md is left "
+                        "alone")
   args = parser.parse_args()
   if args.duration is None:
     args.duration = 0.5 if args.smoke else 2.0 if args.quick else 3.0
@@ -1047,6 +1066,8 @@ def main():
   machine = machine_description()
   log("machine: %s, %d CPU(s), Linux %s" % (machine["cpu_model"], machine["cpus"],
                                             machine["kernel"]))
+  if args.tls_only:
+    return run_tls(args, binaries, cpus, machine, out_dir)
   points, repeats = build_plan(args, len(cpus))
   total_rounds = sum(repeats[point_key(p)] for p in points)
   log("%d points, %d rounds of %d servers, %g s + %g s each; then memory at %d connections" %
@@ -1109,9 +1130,34 @@ def main():
     with open(args.json_out, "w") as f:
       json.dump({"machine": machine, "args": vars(args), "elapsed": elapsed,
                  "sanity": sanity, "results": results, "memory": memory}, f, indent=1)
+  if args.tls and run_tls(args, binaries, cpus, machine, out_dir) != 0:
+    return 1
   errors = sum(r["errors"] for r in results) + sum(s["errors"] for s in sanity)
   if errors:
     log("WARNING: %d loadgen errors in total; see the tables" % errors)
+    return 1
+  return 0
+
+
+def run_tls(args, binaries, cpus, machine, out_dir):
+  """The TLS rows (tls_bench.py) into their own block of BENCHMARKS.md."""
+  sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+  import tls_bench  # pylint: disable=import-outside-toplevel
+  workdir = tempfile.mkdtemp(prefix="netman_tls_bench.")
+  try:
+    out = tls_bench.run(sys.modules[__name__], args, binaries, cpus, workdir)
+  finally:
+    shutil.rmtree(workdir, ignore_errors=True)
+  md_path = os.path.join(out_dir, "BENCHMARKS.md")
+  tls_bench.write(md_path, tls_bench.render(sys.modules[__name__], out, machine, args))
+  log("wrote the TLS section of %s" % md_path)
+  if args.json_out:
+    path = args.json_out + ".tls.json" if not args.tls_only else args.json_out
+    with open(path, "w") as f:
+      json.dump({"machine": machine, "args": vars(args), "tls": out}, f, indent=1)
+  n = tls_bench.errors(out)
+  if n:
+    log("WARNING: %d loadgen errors in the TLS rows" % n)
     return 1
   return 0
 

@@ -8,7 +8,10 @@
 # BENCHMARKS.md with its tables (each Asio named as naive or batched), a
 # well-formed SVG, and the raw JSON with zero errors. Then re-renders the
 # report from that JSON with the Asio results renamed as a run made before
-# the split saved them ("asio"), which must come out as Asio naive.
+# the split saved them ("asio"), which must come out as Asio naive. Then
+# the TLS rows (--smoke --tls_only: tcp_server plain vs TLS 1.3 at 64 B and
+# 4 KiB, full and resumed handshakes, 50 idle TLS connections) into their
+# own block, checked the same way.
 # Measures nothing worth keeping.
 set -euo pipefail
 
@@ -73,5 +76,41 @@ cells = [c.strip() for c in row.split("|")[1:-1]]
 if cells[6] == "n/a" or cells[7] != "n/a" or cells[9] == "**n/a**" or cells[10] != "**n/a**":
   print("FAIL: legacy render: %s" % row, file=sys.stderr)
   sys.exit(1)
+PY
+
+mkdir -p "${out}/tls"
+"${python}" "${root}/tools/bench/run_bench.py" --smoke --tls_only --bin_dir="${root}" \
+  --out_dir="${out}/tls" --json_out="${out}/tls/results.json"
+
+"${python}" - "${out}/tls" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+def fail(msg):
+  print("FAIL: " + msg, file=sys.stderr)
+  sys.exit(1)
+md = open(os.path.join(out, "BENCHMARKS.md")).read()
+for needle in ("<!-- BEGIN GENERATED TLS", "<!-- END GENERATED TLS", "### TLS results",
+               "| 64 B |", "| 4 KiB |", "| full |", "| resumed |", "| TLS 1.3 | 50 |",
+               "ECDSA P-256", "TLSv1.3, TLS_AES_"):
+  if needle not in md:
+    fail("TLS section lacks %r" % needle)
+if "### Targets (issue 4)" in md:
+  fail("--tls_only wrote the plain matrix's section too")
+tls = json.load(open(os.path.join(out, "results.json")))["tls"]
+runs = tls["throughput"] + tls["handshakes"] + [tls["check"]]
+for r in runs:
+  if r["errors"] != 0 or r["messages"] <= 0:
+    fail("%s: %d errors, %d messages (%s)" % (r.get("variant", "check"), r["errors"],
+                                              r["messages"], r["first_error"]))
+for r in tls["throughput"]:
+  if (r["variant"] == "tls") != ("tls" in r):
+    fail("throughput row %s: TLS mode and variant disagree" % r["variant"])
+for r in tls["handshakes"]:
+  resumed = r["tls"]["resumed_in_window"]
+  if (r["variant"] == "resumed") != (resumed > 0) or resumed > r["messages"]:
+    fail("handshakes %s: %d of %d resumed" % (r["variant"], resumed, r["messages"]))
+if sorted(m["variant"] for m in tls["memory"]) != ["plain", "tls"] or \
+    any(m["opened"] != 50 or m["open_at_end"] != 50 for m in tls["memory"]):
+  fail("TLS memory checks: %s" % tls["memory"])
 print("PASS")
 PY

@@ -37,6 +37,30 @@
 // seconds and reports how many stayed open. For more connections than one
 // process may open (the open-file limit), run several loadgen processes.
 //
+// TLS (--tls, BoringSSL; see tls.h): every connection first completes a TLS
+// handshake (verifying the server against --tls_ca, or not with
+// --tls_insecure; SNI and the verified name from --tls_server_name or a
+// --host name; --tls_version=1.2|1.3), then runs the chosen --mode (netman
+// or ws framing) inside it, in load or idle mode. Non-blocking in the same
+// epoll loop: ciphertext is read with one read(2) and lent to the SSL, and a
+// pipeline burst is sealed by one SSL_write and sent with one send(2). The
+// handshake counts as part of connecting. --tls_resume offers each worker's
+// last session on new connections. The JSON line gains a "tls" object
+// (negotiated version and cipher suite, resumptions in the window).
+//
+//   loadgen --port=8443 --tls --tls_ca=ca.pem --tls_version=1.3
+//           --connections=100 --pipeline=16 --size=64 --duration=5
+//   loadgen --port=8443 --tls --tls_insecure --handshakes [--tls_resume]
+//           --connections=8 --duration=5
+//
+// Handshake mode (--tls --handshakes): each connection connects, completes
+// the handshake, sends close_notify, waits for the server to close (so
+// TIME_WAIT stays on the server's side and loadgen's ports do not run out),
+// and starts over; msgs_per_s is then handshakes per second over the
+// window, and with --tls_resume every handshake after a worker's first
+// offers the last ticket the server issued (tls.resumed_in_window counts
+// the ones the server accepted).
+//
 // Errors (connection failures, verification failures, unexpected closes)
 // are counted and reported, never fatal. Exit status: 0 when the run had no
 // errors, 1 when it counted some (the JSON line is printed either way), 2 for
@@ -95,6 +119,7 @@
 #include "tools/loadgen/histogram.h"
 #include "tools/loadgen/udp_load.h"
 #include "tools/loadgen/protocol.h"
+#include "tools/loadgen/tls.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server host (IPv4, IPv6 or name).");
 ABSL_FLAG(int, port, 8999, "Server port.");
@@ -131,6 +156,28 @@ ABSL_FLAG(std::string, json_out, "",
 ABSL_FLAG(std::string, label, "", "Free text copied into the JSON result.");
 ABSL_FLAG(bool, progress, true,
           "Print a progress line to stderr every second.");
+ABSL_FLAG(bool, tls, false,
+          "Speak TLS (BoringSSL) on every connection, before the protocol's "
+          "own opening; needs --tls_ca or --tls_insecure.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "--tls: PEM file of the CA that signed the server's certificate.");
+ABSL_FLAG(bool, tls_insecure, false,
+          "--tls: accept any server certificate (benchmarks only).");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "--tls: SNI and the name verified; default --host when it is a "
+          "name (an IP literal is verified as an IP address, without SNI).");
+ABSL_FLAG(std::string, tls_version, "",
+          "--tls: 1.2 or 1.3 (default: negotiate either).");
+ABSL_FLAG(bool, tls_resume, false,
+          "--tls: offer the last session the server issued (per worker "
+          "thread) on new connections.");
+ABSL_FLAG(bool, handshakes, false,
+          "With --tls: measure handshakes per second. Each of --connections "
+          "connects, completes the TLS handshake, sends close_notify, waits "
+          "for the server to close, and starts over, for --duration seconds "
+          "(after --warmup); msgs_per_s in the result is handshakes per "
+          "second. With --tls_resume all but each worker's first are "
+          "resumptions.");
 ABSL_FLAG(
     std::string, tcp_congestion, "",
     "TCP congestion control for loadgen's own sockets (TCP_CONGESTION, e.g. "
@@ -141,6 +188,8 @@ namespace netman::loadgen {
 namespace {
 
 constexpr size_t kReadBufferSize = 256 * 1024;
+// --tls: SSL_read() returns one record (at most 16 KiB) per call.
+constexpr size_t kPlainBufferSize = 16 * 1024;
 constexpr int kMaxEvents = 1024;
 constexpr int kMaxPendingConnectsPerThread = 1024;
 // ws mode: the most bytes of requests a thread pre-encodes per connection
@@ -190,6 +239,7 @@ struct Counters {
   Counter verify_errors;      // replies that did not match their request
   Counter unexpected_closes;  // EOF, reset or write error on an open connection
   Counter closed;             // connections closed by any of the above
+  Counter resumed;            // TLS handshakes that resumed a session
 };
 
 struct Config {
@@ -202,6 +252,8 @@ struct Config {
   bool idle_send_one = false;
   bool verify_content = false;
   std::string tcp_congestion;
+  const TlsClientContext* tls = nullptr;  // null: plain TCP
+  bool handshakes = false;                // --handshakes
 };
 
 struct Shared {
@@ -210,9 +262,23 @@ struct Shared {
 
 // One connection. Owned by one worker.
 struct Conn {
-  // kOpening: TCP connected, the protocol's Opening (ws: the upgrade) not
-  // yet answered.
-  enum class State : uint8_t { kUnused, kConnecting, kOpening, kOpen, kClosed };
+  // kHandshaking: TCP connected, the TLS handshake under way.
+  // kOpening: connected (and through TLS), the protocol's Opening (ws: the
+  // upgrade) not yet answered.
+  // kAwaitingTicket (--handshakes --tls_resume, TLS 1.3): handshake done,
+  // waiting for the server's session ticket (sent after the handshake).
+  // kClosing (--handshakes): handshake done, close_notify sent, waiting for
+  // the server to close.
+  enum class State : uint8_t {
+    kUnused,
+    kConnecting,
+    kHandshaking,
+    kOpening,
+    kOpen,
+    kAwaitingTicket,
+    kClosing,
+    kClosed
+  };
   int fd = -1;
   State state = State::kUnused;
   uint32_t inflight = 0;  // requests sent, replies not yet received
@@ -226,6 +292,9 @@ struct Conn {
   ReplyCursor cursor;
   std::unique_ptr<Opening> opening;  // only while kOpening
   std::string pending_out;           // what a short write left behind
+  bssl::UniquePtr<SSL> ssl;          // --tls only
+  bool handshaken_once = false;      // --handshakes: settled already
+  uint64_t sessions_before = 0;      // kAwaitingTicket: TlsIo's count then
 };
 
 class Worker {
@@ -240,6 +309,8 @@ class Worker {
                     static_cast<size_t>(config.pipeline)),
         connect_rate_(connect_rate),
         read_buffer_(new char[kReadBufferSize]),
+        plain_buffer_(config.tls != nullptr ? new char[kPlainBufferSize]
+                                            : nullptr),
         random_(std::random_device{}()) {
     for (size_t i = 0; i < conns_.size(); ++i) {
       conns_[i].sent_at =
@@ -289,6 +360,9 @@ class Worker {
   // Only after Join().
   const LatencyHistogram& histogram() const { return histogram_; }
   const std::string& first_error() const { return first_error_; }
+  // Only after Join(): "negotiated":"TLSv1.3","cipher":"..." (JSON members)
+  // of the first TLS handshake, empty if none finished.
+  const std::string& tls_negotiated() const { return tls_negotiated_; }
   int open_connections() const {
     return static_cast<int>(counters_.connected.Get() - counters_.closed.Get());
   }
@@ -337,9 +411,23 @@ class Worker {
     ::close(epoll_fd_);
   }
 
-  // Connected: opening (ws handshake) or open.
+  // Connected: in the TLS handshake, opening (ws handshake), open, or
+  // (--handshakes) closing.
   static bool Active(const Conn& c) {
-    return c.state == Conn::State::kOpen || c.state == Conn::State::kOpening;
+    return c.state == Conn::State::kOpen ||
+           c.state == Conn::State::kOpening ||
+           c.state == Conn::State::kHandshaking ||
+           c.state == Conn::State::kAwaitingTicket ||
+           c.state == Conn::State::kClosing;
+  }
+
+  // Not yet open: still counted in pending_connects_.
+  static bool Settling(const Conn& c) {
+    return c.state == Conn::State::kConnecting ||
+           c.state == Conn::State::kHandshaking ||
+           c.state == Conn::State::kOpening ||
+           c.state == Conn::State::kAwaitingTicket ||
+           c.state == Conn::State::kClosing;
   }
 
   void NoteError(std::string error) {
@@ -404,11 +492,9 @@ class Worker {
   void ConnectFailed(Conn& c, std::string why) {
     if (c.fd >= 0) ::close(c.fd);
     c.fd = -1;
-    if (c.state == Conn::State::kConnecting ||
-        c.state == Conn::State::kOpening) {
-      --pending_connects_;
-    }
+    if (Settling(c)) --pending_connects_;
     c.state = Conn::State::kClosed;
+    c.ssl.reset();
     c.opening.reset();
     c.pending_out.clear();
     c.pending_out.shrink_to_fit();
@@ -426,6 +512,108 @@ class Worker {
       ConnectFailed(c, absl::StrCat("connect: ", std::strerror(error)));
       return;
     }
+    if (config_.tls != nullptr) {
+      c.ssl = config_.tls->NewSsl(&tls_io_);
+      if (c.ssl == nullptr) {
+        ConnectFailed(c, absl::StrCat("SSL_new: ", TlsErrors()));
+        return;
+      }
+      c.state = Conn::State::kHandshaking;
+      DriveHandshake(c);
+      return;
+    }
+    StartOpening(c);
+  }
+
+  // Advances the TLS handshake with whatever tls_io_ lends; sends what it
+  // writes. Once done: the protocol's opening, or (--handshakes) the close.
+  void DriveHandshake(Conn& c) {
+    const int rc = SSL_do_handshake(c.ssl.get());
+    if (rc != 1) {
+      const int error = SSL_get_error(c.ssl.get(), rc);
+      FlushTls(c);
+      if (error == SSL_ERROR_WANT_READ || !Active(c)) return;
+      ConnectFailed(c, absl::StrCat("TLS handshake: ", TlsErrors()));
+      return;
+    }
+    if (!config_.handshakes && recording_ && SSL_session_reused(c.ssl.get())) {
+      counters_.resumed.Add(1);
+    }
+    if (tls_negotiated_.empty()) {
+      const SSL_CIPHER* cipher = SSL_get_current_cipher(c.ssl.get());
+      tls_negotiated_ = absl::StrCat(
+          "\"negotiated\":\"", SSL_get_version(c.ssl.get()),
+          "\",\"cipher\":\"",
+          cipher != nullptr ? SSL_CIPHER_standard_name(cipher) : "", "\"");
+    }
+    if (config_.handshakes) {
+      FlushTls(c);
+      if (!Active(c)) return;
+      // TLS 1.3 sessions come after the handshake, and a server may send
+      // its tickets only along with its first reply: with --tls_resume and
+      // no session yet, send one request and read until a ticket is in
+      // before closing (BoringSSL ignores tickets read after our
+      // close_notify). Later connections offer that session again.
+      if (config_.tls->options().resume && tls_io_.session == nullptr &&
+          SSL_version(c.ssl.get()) >= TLS1_3_VERSION) {
+        c.sessions_before = tls_io_.sessions_issued;
+        c.state = Conn::State::kAwaitingTicket;
+        Write(c, send_buffer_.data(), protocol_.request_size());
+        return;
+      }
+      SendCloseNotify(c);
+      return;
+    }
+    FlushTls(c);
+    if (!Active(c)) return;
+    StartOpening(c);
+  }
+
+  // --handshakes: close_notify; the server answers with its own and closes.
+  void SendCloseNotify(Conn& c) {
+    SSL_shutdown(c.ssl.get());
+    c.state = Conn::State::kClosing;
+    FlushTls(c);
+  }
+
+  // --handshakes: the server closed after our close_notify; count the
+  // handshake and start the next connection in this slot.
+  void HandshakeCycleDone(Conn& c) {
+    if (recording_) {
+      counters_.messages.Add(1);
+      if (SSL_session_reused(c.ssl.get())) counters_.resumed.Add(1);
+    }
+    if (!c.handshaken_once) {
+      c.handshaken_once = true;
+      counters_.connected.Add(1);
+      counters_.settled.Add(1);
+    }
+    --pending_connects_;
+    // A reset, not a FIN: neither side keeps the connection in TIME_WAIT (the
+    // server closed first, and its TIME_WAIT entries would make new
+    // connections from a reused port wait a SYN retransmission out).
+    linger no_linger = {};
+    no_linger.l_onoff = 1;
+    (void)setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &no_linger,
+                     sizeof(no_linger));
+    ::close(c.fd);
+    c.fd = -1;
+    c.ssl.reset();
+    c.state = Conn::State::kUnused;
+    if (shared_.phase.load(std::memory_order_acquire) != kStopping) {
+      StartConnect(c);
+    }
+  }
+
+  // Sends what the SSL wrote into tls_io_.out.
+  void FlushTls(Conn& c) {
+    if (tls_io_.out.empty()) return;
+    WriteRaw(c, tls_io_.out.data(), tls_io_.out.size());
+    tls_io_.out.clear();
+  }
+
+  // Connected (and through TLS): the protocol's opening, if any, or open.
+  void StartOpening(Conn& c) {
     std::array<uint8_t, 16> nonce;
     for (size_t i = 0; i < nonce.size(); i += 8) {
       const uint64_t r = random_();
@@ -493,6 +681,7 @@ class Worker {
     ::close(c.fd);
     c.fd = -1;
     c.state = Conn::State::kClosed;
+    c.ssl.reset();
     c.pending_out.clear();
     c.pending_out.shrink_to_fit();
     counters_.closed.Add(1);
@@ -506,7 +695,11 @@ class Worker {
       if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n < 0 && errno == EINTR) continue;
-        if (c.state == Conn::State::kOpening) {
+        if (c.state == Conn::State::kClosing && n == 0) {
+          HandshakeCycleDone(c);
+          return;
+        }
+        if (Settling(c)) {
           ConnectFailed(
               c, n == 0
                      ? absl::StrCat("server closed a connection during its ",
@@ -519,8 +712,74 @@ class Worker {
         }
         return;
       }
-      const char* data = read_buffer_.get();
-      size_t len = static_cast<size_t>(n);
+      if (c.ssl != nullptr) {
+        OnCiphertext(c, read_buffer_.get(), static_cast<size_t>(n));
+      } else {
+        OnData(c, read_buffer_.get(), static_cast<size_t>(n));
+      }
+      // A short read drained the socket, except that the server's FIN may
+      // have come with the data (one edge for both): closing connections
+      // read on until EAGAIN to see it.
+      if (static_cast<size_t>(n) < kReadBufferSize &&
+          c.state != Conn::State::kClosing &&
+          c.state != Conn::State::kAwaitingTicket) {
+        return;
+      }
+    }
+  }
+
+  // Decrypts what was read (lending it to the SSL) and hands the plaintext
+  // on, record by record.
+  void OnCiphertext(Conn& c, const char* data, size_t len) {
+    tls_io_.in = data;
+    tls_io_.in_len = len;
+    if (c.state == Conn::State::kHandshaking) DriveHandshake(c);
+    while (Active(c) && c.state != Conn::State::kHandshaking) {
+      const int n = SSL_read(c.ssl.get(), plain_buffer_.get(),
+                             static_cast<int>(kPlainBufferSize));
+      if (n > 0) {
+        if (c.state != Conn::State::kClosing &&
+            c.state != Conn::State::kAwaitingTicket) {
+          OnData(c, plain_buffer_.get(), static_cast<size_t>(n));
+        }
+        continue;
+      }
+      const int error = SSL_get_error(c.ssl.get(), n);
+      FlushTls(c);
+      if (error == SSL_ERROR_WANT_READ && Active(c) &&
+          c.state == Conn::State::kAwaitingTicket &&
+          tls_io_.sessions_issued > c.sessions_before) {
+        SendCloseNotify(c);
+        continue;  // on to the server's close_notify, if it came already
+      }
+      if (error == SSL_ERROR_WANT_READ || !Active(c)) break;
+      if (c.state == Conn::State::kClosing ||
+          c.state == Conn::State::kAwaitingTicket) {
+        if (error == SSL_ERROR_ZERO_RETURN) {
+          HandshakeCycleDone(c);
+        } else {
+          ConnectFailed(c, absl::StrCat("TLS close: ", TlsErrors()));
+        }
+        break;
+      }
+      const std::string why =
+          error == SSL_ERROR_ZERO_RETURN
+              ? std::string("server closed a connection (close_notify)")
+              : absl::StrCat("TLS read: ", TlsErrors());
+      if (c.state == Conn::State::kOpening) {
+        ConnectFailed(c, why);
+      } else {
+        Fail(c, counters_.unexpected_closes, why);
+      }
+      break;
+    }
+    tls_io_.in = nullptr;
+    tls_io_.in_len = 0;
+  }
+
+  // Plaintext from the server: the opening's response or replies.
+  void OnData(Conn& c, const char* data, size_t len) {
+    {
       if (c.state == Conn::State::kOpening) {
         absl::StatusOr<size_t> used = c.opening->Feed(data, len);
         if (!used.ok()) {
@@ -539,7 +798,6 @@ class Worker {
       } else {
         OnReplies(c, data, len);
       }
-      if (static_cast<size_t>(n) < kReadBufferSize) return;
     }
   }
 
@@ -596,9 +854,32 @@ class Worker {
     Write(c, data, len);
   }
 
+  // Writes `data` (plaintext) to the connection. Over TLS all of it is
+  // sealed by one SSL_write (a pipeline burst: as many records as 16 KiB
+  // limits need) and leaves in one send.
+  void Write(Conn& c, const char* data, size_t len) {
+    if (c.ssl == nullptr) {
+      WriteRaw(c, data, len);
+      return;
+    }
+    if (len == 0) return;
+    const int rc = SSL_write(c.ssl.get(), data, static_cast<int>(len));
+    if (rc <= 0) {
+      tls_io_.out.clear();
+      std::string why = absl::StrCat("TLS write: ", TlsErrors());
+      if (Settling(c)) {
+        ConnectFailed(c, std::move(why));
+      } else {
+        Fail(c, counters_.unexpected_closes, std::move(why));
+      }
+      return;
+    }
+    FlushTls(c);
+  }
+
   // Writes what the socket takes now; the rest goes when it has room again
   // (an EPOLLOUT edge, OnWritable()).
-  void Write(Conn& c, const char* data, size_t len) {
+  void WriteRaw(Conn& c, const char* data, size_t len) {
     if (!c.pending_out.empty()) {
       c.pending_out.append(data, len);
       return;
@@ -617,7 +898,7 @@ class Worker {
 
   void WriteFailed(Conn& c) {
     std::string why = absl::StrCat("write: ", std::strerror(errno));
-    if (c.state == Conn::State::kOpening) {
+    if (Settling(c)) {
       ConnectFailed(c, std::move(why));
     } else {
       Fail(c, counters_.unexpected_closes, std::move(why));
@@ -643,6 +924,8 @@ class Worker {
   std::vector<uint64_t> send_times_;
   const double connect_rate_;
   std::unique_ptr<char[]> read_buffer_;
+  std::unique_ptr<char[]> plain_buffer_;  // --tls: decrypted bytes
+  TlsIo tls_io_;                          // --tls: the SSLs' lent I/O
   std::vector<char> send_buffer_;
   // ws mode: every connection's pre-encoded requests (Conn::requests).
   std::unique_ptr<char[]> per_connection_requests_;
@@ -658,6 +941,7 @@ class Worker {
   Counters counters_;
   LatencyHistogram histogram_;
   std::string first_error_;
+  std::string tls_negotiated_;
   std::thread thread_;
 };
 
@@ -707,6 +991,7 @@ struct Totals {
   uint64_t verify_errors = 0;
   uint64_t unexpected_closes = 0;
   uint64_t closed = 0;
+  uint64_t resumed = 0;
 };
 
 Totals Sum(const std::vector<std::unique_ptr<Worker>>& workers) {
@@ -722,6 +1007,7 @@ Totals Sum(const std::vector<std::unique_ptr<Worker>>& workers) {
     t.verify_errors += c.verify_errors.Get();
     t.unexpected_closes += c.unexpected_closes.Get();
     t.closed += c.closed.Get();
+    t.resumed += c.resumed.Get();
   }
   return t;
 }
@@ -787,6 +1073,43 @@ int Main() {
   }
   if (config.idle) config.pipeline = 1;
   threads = std::min(threads, config.connections);
+  config.handshakes = absl::GetFlag(FLAGS_handshakes);
+  std::unique_ptr<TlsClientContext> tls;
+  if (absl::GetFlag(FLAGS_tls)) {
+    TlsOptions tls_options;
+    tls_options.ca_file = absl::GetFlag(FLAGS_tls_ca);
+    tls_options.insecure = absl::GetFlag(FLAGS_tls_insecure);
+    tls_options.version = absl::GetFlag(FLAGS_tls_version);
+    tls_options.resume = absl::GetFlag(FLAGS_tls_resume);
+    tls_options.server_name = absl::GetFlag(FLAGS_tls_server_name);
+    std::string host = absl::GetFlag(FLAGS_host);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    tls_options.host = host;
+    unsigned char ip[sizeof(struct in6_addr)];
+    const bool literal = inet_pton(AF_INET, host.c_str(), ip) == 1 ||
+                         inet_pton(AF_INET6, host.c_str(), ip) == 1;
+    if (tls_options.server_name.empty() && !literal) {
+      tls_options.server_name = host;
+    }
+    absl::StatusOr<std::unique_ptr<TlsClientContext>> context =
+        TlsClientContext::Create(tls_options);
+    if (!context.ok()) {
+      std::fprintf(stderr, "loadgen: %s\n",
+                   std::string(context.status().message()).c_str());
+      return 2;
+    }
+    tls = *std::move(context);
+    config.tls = tls.get();
+  } else if (config.handshakes) {
+    std::fprintf(stderr, "loadgen: --handshakes needs --tls\n");
+    return 2;
+  }
+  if (config.handshakes && config.idle) {
+    std::fprintf(stderr, "loadgen: --handshakes and --idle exclude each other\n");
+    return 2;
+  }
 
   ProtocolOptions protocol_options;
   protocol_options.size = static_cast<size_t>(size);
@@ -1001,6 +1324,23 @@ int Main() {
       us(histogram.max()), process_cpu, max_thread_cpu,
       static_cast<double>(window_start) * 1e-9,
       static_cast<double>(window_end) * 1e-9);
+  if (config.tls != nullptr) {
+    std::string negotiated;
+    for (auto& w : workers) {
+      if (negotiated.empty()) negotiated = w->tls_negotiated();
+    }
+    // Insert the TLS facts before the closing brace.
+    json.pop_back();
+    absl::StrAppendFormat(
+        &json,
+        ",\"tls\":{\"version\":\"%s\",\"resume\":%s,\"handshakes\":%s,"
+        "\"resumed_in_window\":%d%s%s}}",
+        absl::GetFlag(FLAGS_tls_version),
+        absl::GetFlag(FLAGS_tls_resume) ? "true" : "false",
+        config.handshakes ? "true" : "false",
+        at_window_end.resumed - at_window_start.resumed,
+        negotiated.empty() ? "" : ",", negotiated);
+  }
   std::printf("%s\n", json.c_str());
   std::fflush(stdout);
   const std::string json_out = absl::GetFlag(FLAGS_json_out);
@@ -1032,7 +1372,10 @@ int main(int argc, char** argv) {
       "  loadgen --port=8999 --idle --connections=10000 [--idle_send_one]\n"
       "--mode=ws upgrades each connection (HTTP/1.1, RFC 6455) before its "
       "first request, then sends masked binary frames of --size payload "
-      "bytes.");
+      "bytes.\n"
+      "  loadgen --port=8443 --tls --tls_ca=ca.pem [--tls_version=1.3] ...\n"
+      "  loadgen --port=8443 --tls --tls_insecure --handshakes "
+      "[--tls_resume]");
   absl::ParseCommandLine(argc, argv);
   // --mode=udp: UDP peers, in udp_load.cc.
   if (absl::GetFlag(FLAGS_mode) == "udp") {

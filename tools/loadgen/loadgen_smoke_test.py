@@ -16,9 +16,16 @@
 #     against a byte echo (which answers the upgrade with the request itself)
 #     gives handshake failures counted as connect errors; all still print the
 #     JSON line and exit 1;
-#   * a bad --ws_path is refused (exit 2).
+#   * a bad --ws_path is refused (exit 2);
+#   * --tls against Python's ssl module serving a netman-framed echo
+#     (TLS_ECHO_SERVER, netman/client/testing/tls_echo_server.py, with a
+#     throw-away PKI it makes with the openssl CLI): load mode with pipeline
+#     16 and every byte verified over TLS 1.3 and 1.2, idle mode, the
+#     handshake-rate mode (full handshakes, and resumed ones over TLS 1.2),
+#     an untrusted CA counted as connect errors, and bad TLS flags refused.
 #
-#   python3 loadgen_smoke_test.py LOADGEN TCP_SERVER EPOLL_ECHO_SERVER WS_ECHO_SERVER
+#   python3 loadgen_smoke_test.py LOADGEN TCP_SERVER EPOLL_ECHO_SERVER WS_ECHO_SERVER \
+#       TLS_ECHO_SERVER
 
 import json
 import os
@@ -87,8 +94,83 @@ def check_clean_load(result, what):
     raise TestFailure("%s: %d connections open at the end" % (what, result["connections_open"]))
 
 
+def tls_cases(loadgen, tls_echo_server, tmp):
+  certs = os.path.join(tmp, "certs")
+  subprocess.run([sys.executable, tls_echo_server, "make_certs", certs], check=True,
+                 timeout=60)
+  proc = subprocess.Popen([sys.executable, tls_echo_server, "serve",
+                           "--cert", os.path.join(certs, "server.pem"),
+                           "--key", os.path.join(certs, "server.key")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  try:
+    ready, _, _ = select.select([proc.stdout], [], [], 20)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("PORT "):
+      raise TestFailure("tls_echo_server printed %r" % line)
+    port = int(line.split()[1])
+    ca = "--tls_ca=" + os.path.join(certs, "ca.pem")
+    common = ["--port=%d" % port, "--tls", ca, "--connections=4", "--threads=2",
+              "--duration=0.6", "--warmup=0.2"]
+    for version in ("1.3", "1.2"):
+      result, _ = run_loadgen(loadgen, common + ["--tls_version=" + version, "--pipeline=16",
+                                                 "--size=3000", "--verify_content"], 0, tmp)
+      check_clean_load(result, "tls %s load" % version)
+      if result["tls"]["negotiated"] != "TLSv" + version:
+        raise TestFailure("tls %s: negotiated %s" % (version, result["tls"]))
+      print("ok: --tls load mode over TLS %s (%s): %.0f msgs/s" %
+            (version, result["tls"]["cipher"], result["msgs_per_s"]))
+
+    result, p = run_loadgen(loadgen, ["--port=%d" % port, "--tls", ca, "--idle",
+                                      "--idle_send_one", "--connections=20",
+                                      "--duration=0.3"], 0, tmp)
+    if "loadgen ready: open=20 failed=0" not in p.stdout:
+      raise TestFailure("tls idle mode: no ready line: %r" % p.stdout)
+    if result["connections_open"] != 20 or result["latency_us"]["count"] != 20:
+      raise TestFailure("tls idle mode: %s" % result)
+    print("ok: --tls idle mode")
+
+    result, _ = run_loadgen(loadgen, common + ["--handshakes"], 0, tmp)
+    if result["errors"] != 0 or result["messages"] <= 0 or not result["tls"]["handshakes"]:
+      raise TestFailure("tls handshakes: %s" % result)
+    if result["tls"]["resumed_in_window"] != 0:
+      raise TestFailure("tls handshakes resumed without --tls_resume: %s" % result)
+    print("ok: --handshakes (full): %.0f handshakes/s" % result["msgs_per_s"])
+
+    result, _ = run_loadgen(loadgen, common + ["--handshakes", "--tls_resume",
+                                               "--tls_version=1.2"], 0, tmp)
+    if (result["errors"] != 0 or result["messages"] <= 0 or
+        result["tls"]["resumed_in_window"] != result["messages"]):
+      raise TestFailure("tls resumed handshakes: %s" % result)
+    print("ok: --handshakes --tls_resume: %.0f handshakes/s, all resumed" %
+          result["msgs_per_s"])
+
+    result, _ = run_loadgen(loadgen, ["--port=%d" % port, "--tls",
+                                      "--tls_ca=" + os.path.join(certs, "other_ca.pem"),
+                                      "--connections=4", "--duration=0.2", "--warmup=0"], 1, tmp)
+    if (result["connect_errors"] != 4 or
+        "CERTIFICATE_VERIFY_FAILED" not in result["first_error"]):
+      raise TestFailure("untrusted CA: want 4 connect errors, got %s" % result)
+    print("ok: untrusted CA counted: %s" % result["first_error"])
+
+    for flags, message in ((["--tls"], "exactly one of --tls_ca"),
+                           (["--tls", ca, "--tls_version=1.1"], "want 1.2, 1.3"),
+                           (["--handshakes"], "--handshakes needs --tls")):
+      p = subprocess.run([loadgen, "--port=%d" % port] + flags, capture_output=True,
+                         text=True, timeout=10)
+      if p.returncode != 2 or message not in p.stderr:
+        raise TestFailure("%s: exit %d, stderr %r" % (flags, p.returncode, p.stderr))
+    print("ok: bad TLS flags refused")
+  finally:
+    proc.stdin.close()
+    try:
+      proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+      proc.wait()
+
+
 def main():
-  loadgen, tcp_server, epoll_server, ws_server = sys.argv[1:5]
+  loadgen, tcp_server, epoll_server, ws_server, tls_echo_server = sys.argv[1:6]
   tmp = tempfile.mkdtemp()
   common = ["--connections=4", "--threads=2", "--duration=0.6", "--warmup=0.2",
             "--progress=true"]
@@ -169,6 +251,8 @@ def main():
     if p.returncode != 2 or "--ws_path must start with '/'" not in p.stderr:
       raise TestFailure("--ws_path=echo: exit %d, stderr %r" % (p.returncode, p.stderr))
     print("ok: a bad --ws_path refused")
+
+    tls_cases(loadgen, tls_echo_server, tmp)
   finally:
     for proc in servers:
       stop(proc)
