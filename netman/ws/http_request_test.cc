@@ -71,7 +71,8 @@ TEST(HttpRequestParserTest, RejectsMalformedHeads) {
   EXPECT_EQ(StatusOf("GET / HTTP/1.1\r\nNo colon\r\n\r\n"), 400);
   EXPECT_EQ(StatusOf("GET / HTTP/1.1\r\nName : v\r\n\r\n"), 400);
   EXPECT_EQ(StatusOf("GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n"), 400);
-  EXPECT_EQ(StatusOf(std::string("GET / HTTP/1.1\r\nA: b\0c\r\n\r\n", 28)), 400);
+  constexpr char kNul[] = "GET / HTTP/1.1\r\nA: b\0c\r\n\r\n";
+  EXPECT_EQ(StatusOf(std::string(kNul, sizeof(kNul) - 1)), 400);
   EXPECT_EQ(StatusOf("GET /%zz HTTP/1.1\r\n\r\n"), 400);
   EXPECT_EQ(StatusOf("GET /?a=%4 HTTP/1.1\r\n\r\n"), 400);
 }
