@@ -61,8 +61,11 @@ absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span
                                                   deflate ? deflate->server_window_bits : 0));
   // `this` is destroyed from a posted task: its members stay valid here.
   connection.MarkProtocolReady();  // opens it: the server's OnOpen hook runs
-  if (!connection.is_open()) return head;
+  // Opened (even if an OnOpen hook closed it already): the server counts it
+  // and the close handler will run for it.
+  if (!connection.has_opened()) return head;
   if (context_->on_opened) context_->on_opened(connection);
+  if (!connection.is_open()) return head;
   if (endpoint->handler().open) {
     try {
       endpoint->handler().open(WsConnection(connection));
