@@ -342,6 +342,21 @@ class WsClient(Conn):
       bits = params.get("server_max_window_bits")
       self._server_wbits = int(bits) if bits else 15
       self._inflater = zlib.decompressobj(-self._server_wbits)
+      bits = params.get("client_max_window_bits")
+      self.client_wbits = int(bits) if bits else 15
+      self._compressor = None
+
+  def compress(self, payload, takeover=True):
+    """`payload` compressed for this connection: within the negotiated
+    client_max_window_bits, and with the context taken over from the
+    previous compress() call if `takeover` and the server did not ask for
+    client_no_context_takeover."""
+    check(self.deflate is not None, "compress() without permessage-deflate negotiated")
+    if not takeover or "client_no_context_takeover" in self.deflate:
+      return deflate_message(payload, wbits=self.client_wbits)
+    if self._compressor is None:
+      self._compressor = zlib.compressobj(6, zlib.DEFLATED, -self.client_wbits)
+    return deflate_message(payload, self._compressor)
 
   # Frames out.
   def send_frame(self, opcode, payload=b"", **kw):
@@ -377,11 +392,14 @@ class WsClient(Conn):
   def recv_message(self, pongs=None):
     """(opcode, payload) of the next data message, reassembled and inflated.
     Pongs are collected in `pongs` (a list) if given, else they fail the
-    test; a ping fails it too (tests that expect one use recv_frame). A close
-    raises Closed."""
+    test; a ping from the server is answered and skipped. A close raises
+    Closed."""
     opcode, parts, compressed = None, [], False
     while True:
       f = self.recv_frame()
+      if f.opcode == OP_PING:
+        self.send_frame(OP_PONG, f.payload)
+        continue
       if f.opcode == OP_CLOSE:
         code, reason = self.parse_close(f.payload)
         raise Closed(code, reason)
