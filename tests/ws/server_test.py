@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+# Copyright netman authors.
+#
+# ws_server as a program (wsproto.py client, standard library only):
+#   * --mode=chat: every text message goes to every connection, the sender
+#     included, exactly once each, in each sender's order; binary messages
+#     and pings are not broadcast;
+#   * --ping_interval / --pong_timeout: the server pings; a client that
+#     answers stays, one that never answers is closed after the timeout;
+#   * SIGINT and SIGTERM: every open WebSocket gets a close frame 1001, then
+#     the process exits 0; a half-finished handshake does not hold it up;
+#   * bad flag values are refused at start-up.
+#
+#   python3 server_test.py WS_SERVER
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wsproto import (IO_TIMEOUT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, Closed,  # noqa: E402
+                     Conn, ServerProcess, Suite, TestFailure, WsClient, check)
+
+
+def chat(binary):
+  s = ServerProcess(binary, "--mode=chat", "--loops=2")
+  try:
+    clients = [WsClient.connect(s.port, path=b"/chat") for _ in range(5)]
+    # Each client is subscribed once the handshake is done; a message sent
+    # now must reach all five.
+    per_sender = 20
+    for round_ in range(per_sender):
+      for i, c in enumerate(clients):
+        c.send_text(b"from %d #%d" % (i, round_))
+    want = sorted(b"from %d #%d" % (i, r) for i in range(len(clients))
+                  for r in range(per_sender))
+    for j, c in enumerate(clients):
+      got = []
+      for _ in range(len(want)):
+        op, payload = c.recv_message()
+        check(op == OP_TEXT, "client %d got opcode 0x%x" % (j, op))
+        got.append(payload)
+      check(sorted(got) == want, "client %d got %d messages, not each of the %d once: "
+            "missing %r, extra %r" % (j, len(got), len(want),
+                                      sorted(set(want) - set(got))[:5],
+                                      [g for g in got if g not in want][:5]))
+      for i in range(len(clients)):
+        mine = [g for g in got if g.startswith(b"from %d #" % i)]
+        check(mine == [b"from %d #%d" % (i, r) for r in range(per_sender)],
+              "client %d saw sender %d's messages out of order: %r" % (j, i, mine[:5]))
+    # A closed subscriber is dropped; the others still get everything.
+    clients[0].send_close(1000)
+    clients[0].expect_close((1000,), "a chat client's close")
+    clients[0].close()
+    clients[1].send_text(b"after one left")
+    for c in clients[1:]:
+      c.expect_message(OP_TEXT, b"after one left", "broadcast after a subscriber left")
+    # Binary messages are not published as chat (echoed back or ignored; in
+    # neither case do the others get it): the next text shows nothing came
+    # before it.
+    clients[1].send_frame(OP_BINARY, b"\x00binary")
+    clients[2].send_text(b"marker")
+    for c in clients[2:]:
+      c.expect_message(OP_TEXT, b"marker", "the others after a binary message")
+    for c in clients[1:]:
+      c.close()
+  finally:
+    s.stop()
+
+
+def ping_interval(binary):
+  s = ServerProcess(binary, "--loops=1", "--ping_interval=200ms", "--pong_timeout=600ms")
+  try:
+    good = WsClient.connect(s.port)
+    bad = WsClient.connect(s.port)
+    start = time.monotonic()
+    f = bad.recv_frame()
+    check(f.opcode == OP_PING, "want a ping from --ping_interval=200ms, got %r" % f)
+    check(time.monotonic() - start < 5, "first ping after %.1fs" % (time.monotonic() - start))
+    # `bad` never answers: a close (1001/1002/1006-style codes vary; any
+    # close frame or a plain EOF) must come within the timeout + slack.
+    deadline = time.monotonic() + IO_TIMEOUT
+    closed = False
+    while time.monotonic() < deadline:
+      try:
+        f = bad.recv_frame()
+      except EOFError:
+        closed = True
+        break
+      if f.opcode == OP_CLOSE:
+        closed = True
+        break
+      check(f.opcode == OP_PING, "unexpected %r" % f)
+    took = time.monotonic() - start
+    check(closed, "a client that never answers pings was not closed in %.1fs" % took)
+    check(took < 5, "a client that never answers pings was closed only after %.1fs" % took)
+    bad.close()
+    # `good` answers (recv_message answers pings): it is still served after
+    # well over the pong timeout.
+    pings = 0
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+      f = good.recv_frame()
+      check(f.opcode == OP_PING, "the answering client got %r" % f)
+      good.send_frame(OP_PONG, f.payload)
+      pings += 1
+    check(pings >= 3, "only %d pings in 1.5s at --ping_interval=200ms" % pings)
+    good.send_text(b"still here")
+    op, payload = good.recv_message()
+    check(payload == b"still here", "echo after the pings: %r" % payload)
+    good.close()
+  finally:
+    s.stop()
+
+
+def shutdown(binary, signum):
+  s = ServerProcess(binary, "--loops=2")
+  try:
+    clients = [WsClient.connect(s.port) for _ in range(6)]
+    for c in clients:
+      c.echo(OP_TEXT, b"before the signal")
+    half = Conn(s.port)
+    half.send(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")  # never finished
+    s.proc.send_signal(signum)
+    for i, c in enumerate(clients):
+      c.expect_close((1001,), "client %d on signal %d" % (i, signum))
+      c.close()
+    code = s.proc.wait(timeout=IO_TIMEOUT)
+    check(code == 0, "exit status %d after signal %d; stderr:\n%s" % (code, signum,
+                                                                      s.stderr_tail()))
+    half.close()
+  finally:
+    s.kill()
+
+
+def bad_flags(binary):
+  for flag in ("--mode=bogus", "--max_message=-1", "--ping_interval=-1s", "--port=70000"):
+    p = subprocess.run([binary, "--host=127.0.0.1", flag], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=IO_TIMEOUT, text=True)
+    check(p.returncode != 0, "%s accepted (exit 0)" % flag)
+    check("listening" not in p.stdout, "%s: the server started: %r" % (flag, p.stdout))
+
+
+def main():
+  binary = sys.argv[1]
+  suite = Suite("ws_server")
+  suite.case("chat: 5 clients x 20 messages, each to all once, sender order kept", chat, binary)
+  suite.case("--ping_interval/--pong_timeout: silent peer closed, answering peer kept",
+             ping_interval, binary)
+  suite.case("SIGTERM: close 1001 to every WebSocket, exit 0", shutdown, binary,
+             signal.SIGTERM)
+  suite.case("SIGINT: close 1001 to every WebSocket, exit 0", shutdown, binary, signal.SIGINT)
+  suite.case("bad flag values refused", bad_flags, binary)
+  suite.finish()
+
+
+if __name__ == "__main__":
+  main()
