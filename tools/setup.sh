@@ -23,6 +23,7 @@ PACKAGES=(
   libgmock-dev             # GoogleMock
   libbenchmark-dev         # Google Benchmark
   libasio-dev              # standalone Asio: the tools/bench baseline only
+  zlib1g-dev               # zlib: WebSocket permessage-deflate (netman/ws)
   pkg-config
   clang                    # --config=asan / --config=tsan
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for clang 14

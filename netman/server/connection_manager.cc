@@ -108,7 +108,11 @@ void ConnectionManager::ForEach(
 
 size_t ConnectionManager::Broadcast(uint32_t message_id, std::string_view body) const {
   // One pass under the lock; the grouping by loop happens outside it.
-  std::vector<ConnectionPtr> open = Snapshot();
+  return BroadcastTo(Snapshot(), message_id, body);
+}
+
+size_t ConnectionManager::BroadcastTo(std::vector<ConnectionPtr> open, uint32_t message_id,
+                                      std::string_view body) {
   std::erase_if(open, [](const ConnectionPtr& c) { return !c->is_open(); });
   if (open.empty()) return 0;
   // Group by loop (a handful of loops: linear search), sizing each group

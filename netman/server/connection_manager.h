@@ -57,6 +57,10 @@ class ConnectionManager {
   // Sends (id, body) to every open connection; returns how many it was
   // queued for.
   size_t Broadcast(uint32_t message_id, std::string_view body) const;
+  // The same for a set of connections (a topic's subscribers): those not
+  // open are skipped. Safe from any thread; needs no manager.
+  static size_t BroadcastTo(std::vector<ConnectionPtr> recipients, uint32_t message_id,
+                            std::string_view body);
 
  private:
   mutable Mutex mu_;

@@ -58,7 +58,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "tools/bench/bare_epoll_server.h"
-#include "tools/common/websocket_wire.h"
+#include "netman/ws/websocket_wire.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "IPv4 address to listen on.");
 ABSL_FLAG(int, port, 9001, "TCP port (0 = any free port).");

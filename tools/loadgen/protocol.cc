@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "tools/common/websocket_wire.h"
+#include "netman/ws/websocket_wire.h"
 
 namespace netman::loadgen {
 namespace {

@@ -1,5 +1,5 @@
 // Copyright netman authors.
-#include "tools/common/websocket_wire.h"
+#include "netman/ws/websocket_wire.h"
 
 #include <openssl/base64.h>
 #include <openssl/sha.h>

@@ -1,14 +1,17 @@
 // Copyright netman authors.
 //
-// WebSocket (RFC 6455) wire pieces shared by the load generator's ws mode
-// (a client) and tools/bench:ws_echo_server (the WebSocket ceiling): frame
-// header constants and encoding, payload masking, the Sec-WebSocket-Accept
-// value and header-token matching. Only what both sides need; parsing stays
-// with each side, since a client and a server accept different frames.
+// WebSocket (RFC 6455) wire pieces shared by netman's WebSocket server
+// (netman/ws), the load generator's ws mode (a client) and
+// tools/bench:ws_echo_server (the WebSocket ceiling): frame header constants
+// and encoding, payload masking, the Sec-WebSocket-Accept value and
+// header-token matching. Only what every side needs; parsing stays with each
+// side, since a client and a server accept different frames. Depends on
+// nothing but BoringSSL (SHA-1, base64), so the tools that measure the
+// framework can use it without linking the framework.
 //
 // Threading: stateless functions, safe from any thread.
-#ifndef TOOLS_COMMON_WEBSOCKET_WIRE_H_
-#define TOOLS_COMMON_WEBSOCKET_WIRE_H_
+#ifndef NETMAN_WS_WEBSOCKET_WIRE_H_
+#define NETMAN_WS_WEBSOCKET_WIRE_H_
 
 #include <bit>
 #include <cstddef>
@@ -20,12 +23,19 @@
 namespace netman::websocket_wire {
 
 inline constexpr uint8_t kFin = 0x80;
+inline constexpr uint8_t kOpContinuation = 0x0;
 inline constexpr uint8_t kOpText = 0x1;
 inline constexpr uint8_t kOpBinary = 0x2;
 inline constexpr uint8_t kOpClose = 0x8;
 inline constexpr uint8_t kOpPing = 0x9;
 inline constexpr uint8_t kOpPong = 0xa;
+inline constexpr uint8_t kRsv1 = 0x40;
+inline constexpr uint8_t kRsv2 = 0x20;
+inline constexpr uint8_t kRsv3 = 0x10;
+inline constexpr uint8_t kOpcodeMask = 0x0f;
 inline constexpr uint8_t kMaskBit = 0x80;
+inline constexpr size_t kMaxFrameHeaderSize = 14;  // 2 + 8 length + 4 mask
+inline constexpr size_t kMaxControlPayload = 125;
 inline constexpr size_t kMaskKeySize = 4;
 
 static_assert(std::endian::native == std::endian::little,
@@ -92,4 +102,4 @@ bool HasHeaderToken(std::string_view value, std::string_view token);
 
 }  // namespace netman::websocket_wire
 
-#endif  // TOOLS_COMMON_WEBSOCKET_WIRE_H_
+#endif  // NETMAN_WS_WEBSOCKET_WIRE_H_

@@ -1,0 +1,76 @@
+// Copyright netman authors.
+#include "netman/ws/upgrade_protocol.h"
+
+#include <exception>
+#include <optional>
+#include <string>
+
+namespace netman::ws {
+
+size_t UpgradeProtocol::Refuse(Connection& connection, const HttpRefusal& refusal,
+                               size_t consumed) {
+  connection.loop()->logger().Debug("connection %d: upgrade refused: %d %s", connection.id(),
+                                    refusal.status, refusal.message);
+  (void)connection.SendBytes(RefusalResponse(refusal));
+  connection.Close();
+  return consumed;
+}
+
+absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span<char> input) {
+  const std::string_view bytes(input.data(), input.size());
+  switch (parser_.Parse(bytes)) {
+    case HttpRequestParser::Result::kNeedMore:
+      return 0;
+    case HttpRequestParser::Result::kError:
+      return Refuse(connection, HttpRefusal{parser_.error_status(), parser_.error(), {}},
+                    input.size());
+    case HttpRequestParser::Result::kDone:
+      break;
+  }
+  const HttpRequest& request = parser_.request();
+  if (!IsUpgradeRequest(request)) {
+    const std::string& page = context_->options->http_page;
+    if (request.method == "GET" && request.path == "/" && !page.empty()) {
+      (void)connection.SendBytes(OkResponse("text/html; charset=utf-8", page));
+      connection.Close();
+      return input.size();
+    }
+    return Refuse(connection, HttpRefusal{404, "not found", {}}, input.size());
+  }
+  const WsEndpoint* endpoint = context_->find_endpoint(request.path);
+  if (endpoint == nullptr) {
+    return Refuse(connection, HttpRefusal{404, "no WebSocket endpoint at this path", {}},
+                  input.size());
+  }
+  UpgradeCheck check = CheckUpgrade(request, context_->handshake);
+  if (check.refusal) return Refuse(connection, *check.refusal, input.size());
+  if (endpoint->handler().upgrade) {
+    std::optional<HttpRefusal> refusal;
+    try {
+      refusal = endpoint->handler().upgrade(connection, request);
+    } catch (...) {
+      refusal = HttpRefusal{500, "upgrade handler failed", {}};
+    }
+    if (refusal) return Refuse(connection, *refusal, input.size());
+  }
+  const size_t head = parser_.head_size();
+  (void)connection.SendBytes(SwitchingProtocolsResponse(check.agreement));
+  const std::optional<DeflateParams>& deflate = check.agreement.deflate;
+  connection.SwitchProtocol(endpoint->ProtocolFor(deflate.has_value(),
+                                                  deflate && deflate->server_context_takeover,
+                                                  deflate ? deflate->server_window_bits : 0));
+  // `this` is destroyed from a posted task: its members stay valid here.
+  connection.MarkProtocolReady();  // opens it: the server's OnOpen hook runs
+  if (!connection.is_open()) return head;
+  if (context_->on_opened) context_->on_opened(connection);
+  if (endpoint->handler().open) {
+    try {
+      endpoint->handler().open(WsConnection(connection));
+    } catch (const std::exception& e) {
+      return absl::InternalError(std::string("websocket open handler threw: ") + e.what());
+    }
+  }
+  return head;
+}
+
+}  // namespace netman::ws
