@@ -108,6 +108,8 @@ if [[ -f "${ws_node_dir}/package-lock.json" ]]; then
     say "npm not found; installing Debian's npm"
     as_root=()
     if ((EUID != 0)); then as_root=(sudo); [[ -t 0 ]] || as_root+=(-n); fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+      die "apt-get update failed"
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
       --no-install-recommends npm || die "apt-get install npm failed"
   fi
