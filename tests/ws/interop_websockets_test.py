@@ -12,7 +12,8 @@
 #   * permessage-deflate: negotiated by the library's default offer and
 #     with server_no_context_takeover / client_max_window_bits, compressed
 #     echo of compressible and random data;
-#   * chat mode between two library clients; SIGTERM -> close code 1001.
+#   * chat mode between two library clients; --origins refuses with 403;
+#     SIGTERM -> close code 1001.
 #
 #   /usr/bin/python3 interop_websockets_test.py WS_SERVER
 
@@ -128,6 +129,20 @@ async def chat(server):
     check(await b.recv() == "hello from b", "b did not get its own message")
 
 
+async def origins(server):
+  async with websockets.connect(uri(server), origin="http://good.example",
+                                open_timeout=IO_TIMEOUT) as ws:
+    await ws.send("allowed")
+    check(await ws.recv() == "allowed", "echo for an allowed Origin")
+  try:
+    async with websockets.connect(uri(server), origin="http://evil.example",
+                                  open_timeout=IO_TIMEOUT):
+      raise TestFailure("an Origin outside --origins was upgraded")
+  except websockets.InvalidStatusCode as e:
+    check(e.status_code == 403, "an Origin outside --origins got HTTP %d, want 403" %
+          e.status_code)
+
+
 async def going_away(server):
   async with websockets.connect(uri(server), open_timeout=IO_TIMEOUT) as ws:
     await ws.send("before")
@@ -150,6 +165,7 @@ def main():
   plain = ServerProcess(binary, "--loops=2")
   deflate = ServerProcess(binary, "--loops=2", "--permessage_deflate=true")
   chat_server = ServerProcess(binary, "--mode=chat", "--loops=2")
+  origin_server = ServerProcess(binary, "--origins=http://good.example")
   try:
     suite.case("echo without compression (text, binary to 4 MiB, fragments, ping, close)",
                run_async, echo_suite, plain, None, False)
@@ -162,11 +178,14 @@ def main():
     suite.case("100 concurrent clients, deflate", run_async, concurrent, deflate, "deflate")
     suite.case("chat mode: two clients see each other's messages", run_async, chat,
                chat_server)
+    suite.case("--origins: the library's Origin header allowed (101) or refused (403)",
+               run_async, origins, origin_server)
     suite.case("SIGTERM: the client gets close 1001, exit 0", run_async, going_away, plain)
     suite.case("SIGTERM (deflate server): exit 0", deflate.stop)
     suite.case("SIGTERM (chat server): exit 0", chat_server.stop)
+    suite.case("SIGTERM (origins server): exit 0", origin_server.stop)
   finally:
-    for s in (plain, deflate, chat_server):
+    for s in (plain, deflate, chat_server, origin_server):
       s.kill()
   suite.finish()
 

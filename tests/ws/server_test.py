@@ -5,8 +5,13 @@
 #   * --mode=chat: every text message goes to every connection, the sender
 #     included, exactly once each, in each sender's order; binary messages
 #     and pings are not broadcast;
+#   * chat with --permessage_deflate: a message published once reaches
+#     subscribers with and without deflate (and with different parameters)
+#     intact;
 #   * --ping_interval / --pong_timeout: the server pings; a client that
 #     answers stays, one that never answers is closed after the timeout;
+#   * --heartbeat: a silent WebSocket is closed, an active one kept;
+#   * --chat_page=PATH: GET / serves that file;
 #   * SIGINT and SIGTERM: every open WebSocket gets a close frame 1001, then
 #     the process exits 0; a half-finished handshake does not hold it up;
 #   * bad flag values are refused at start-up.
@@ -116,6 +121,90 @@ def ping_interval(binary):
     s.stop()
 
 
+def chat_mixed_deflate(binary):
+  # A published message is framed (and compressed) once for all
+  # subscribers: subscribers with and without permessage-deflate, and with
+  # different parameters, must each get it intact.
+  s = ServerProcess(binary, "--mode=chat", "--loops=2", "--permessage_deflate=true")
+  try:
+    offers = [None, "permessage-deflate", "permessage-deflate; client_max_window_bits",
+              "permessage-deflate; server_no_context_takeover; client_no_context_takeover"]
+    clients = [WsClient.connect(s.port, path=b"/chat", extensions=o) for o in offers]
+    check(clients[0].deflate is None and all(c.deflate is not None for c in clients[1:]),
+          "negotiation: %r" % [c.deflate for c in clients])
+    for i, c in enumerate(clients):
+      text = (b"message from %d: " % i) + b"compressible text " * (50 * (i + 1))
+      if c.deflate is not None:
+        c.send_frame(OP_TEXT, c.compress(text), rsv=4)
+      else:
+        c.send_text(text)
+      for j, r in enumerate(clients):
+        op, payload = r.recv_message()
+        check(op == OP_TEXT and payload == text,
+              "client %d (offer %r) got %r... for client %d's message" %
+              (j, offers[j], payload[:30], i))
+    for c in clients:
+      c.close()
+  finally:
+    s.stop()
+
+
+def heartbeat(binary):
+  s = ServerProcess(binary, "--loops=1", "--heartbeat=1s")
+  try:
+    silent = WsClient.connect(s.port)
+    active = WsClient.connect(s.port)
+    start = time.monotonic()
+    closed_at = None
+    n = 0
+    while time.monotonic() - start < IO_TIMEOUT:
+      if closed_at is not None and time.monotonic() - closed_at > 1.0:
+        break
+      # `active` sends a message every 250 ms (the pace is the test's
+      # subject, not a synchronisation); `silent` sends nothing.
+      n += 1
+      active.echo(OP_TEXT, b"alive %d" % n)
+      if closed_at is None:
+        ready, _, _ = select.select([silent.sock], [], [], 0.25)
+        if ready:
+          try:
+            f = silent.recv_frame()
+            if f.opcode == OP_CLOSE:
+              closed_at = time.monotonic()
+          except EOFError:
+            closed_at = time.monotonic()
+      else:
+        select.select([], [], [], 0.25)
+    check(closed_at is not None, "a silent WebSocket was not closed by --heartbeat=1s")
+    took = closed_at - start
+    check(0.5 < took < 5, "the silent WebSocket was closed after %.2fs (--heartbeat=1s)" % took)
+    active.echo(OP_TEXT, b"the active one is still served")
+    active.close()
+    silent.close()
+  finally:
+    s.stop()
+
+
+def chat_page_flag(binary):
+  page = os.path.join(os.environ.get("TEST_TMPDIR", "/tmp"), "other_page.html")
+  body = b"<!doctype html><title>another page</title><p id=other>\xc3\xa9</p>\n"
+  with open(page, "wb") as f:
+    f.write(body)
+  s = ServerProcess(binary, "--mode=chat", "--chat_page=" + page)
+  try:
+    c = Conn(s.port)
+    c.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    status, line, headers = c.read_http_head()
+    check(status == 200, "GET / with --chat_page: %r" % line)
+    check(headers.get("content-type", "").startswith("text/html"), "Content-Type %r" %
+          headers.get("content-type"))
+    got = c.read_exact(int(headers.get("content-length", "0")))
+    check(got == body, "GET / served %r, want the --chat_page file %r" % (got[:80], body))
+    c.close()
+  finally:
+    s.stop()
+
+
 def shutdown(binary, signum):
   s = ServerProcess(binary, "--loops=2")
   try:
@@ -148,6 +237,11 @@ def main():
   binary = sys.argv[1]
   suite = Suite("ws_server")
   suite.case("chat: 5 clients x 20 messages, each to all once, sender order kept", chat, binary)
+  suite.case("chat with deflate: subscribers with and without it all get each message",
+             chat_mixed_deflate, binary)
+  suite.case("--heartbeat=1s: a silent WebSocket is closed, an active one kept", heartbeat,
+             binary)
+  suite.case("--chat_page=PATH: GET / serves that file", chat_page_flag, binary)
   suite.case("--ping_interval/--pong_timeout: silent peer closed, answering peer kept",
              ping_interval, binary)
   suite.case("SIGTERM: close 1001 to every WebSocket, exit 0", shutdown, binary,
