@@ -30,6 +30,9 @@ PACKAGES=(
   python3                  # tools/test_summary.py
   g++                      # default compiler
   openssl                  # netman/tls interop test: test PKI and s_client
+  python3-websockets       # tests/ws interop: Python's websockets (run by /usr/bin/python3)
+  chromium                 # tests/ws interop: headless Chromium loads the chat page
+  nodejs                   # tests/ws interop: Node's ws (npm ci below)
 )
 
 say() { printf 'netman setup: %s\n' "$*"; }
@@ -93,7 +96,37 @@ else
   say "installed ${#missing[@]} packages; all ${#PACKAGES[@]} present"
 fi
 
-# --- 3. Bazel ----------------------------------------------------------------
+# --- 3. npm packages for the WebSocket interop tests ------------------------
+# tests/ws/node pins Node's `ws` client (package.json + package-lock.json);
+# Bazel tests cannot reach the network, so it is installed here, into
+# tests/ws/node/node_modules (not committed), where //tests/ws:interop_node_test
+# finds it. Skipped when the installed tree matches the lock file.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ws_node_dir="${repo_root}/tests/ws/node"
+if [[ -f "${ws_node_dir}/package-lock.json" ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    # Debian's nodejs comes without npm (NodeSource's includes it).
+    say "npm not found; installing Debian's npm"
+    as_root=()
+    if ((EUID != 0)); then as_root=(sudo); [[ -t 0 ]] || as_root+=(-n); fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+      die "apt-get update failed"
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      --no-install-recommends npm || die "apt-get install npm failed"
+  fi
+  stamp="${ws_node_dir}/node_modules/.netman-package-lock.json"
+  if [[ -f "${ws_node_dir}/node_modules/ws/package.json" ]] &&
+    cmp -s "${ws_node_dir}/package-lock.json" "${stamp}"; then
+    say "tests/ws/node: npm packages present"
+  else
+    say "tests/ws/node: npm ci"
+    (cd "${ws_node_dir}" && npm ci --no-audit --no-fund) ||
+      die "npm ci in ${ws_node_dir} failed"
+    cp "${ws_node_dir}/package-lock.json" "${stamp}"
+  fi
+fi
+
+# --- 4. Bazel ----------------------------------------------------------------
 command -v bazel >/dev/null 2>&1 || die "bazel not on PATH after installing bazel-bootstrap"
 # `bazel --version` does not start a Bazel server. Debian's bazel-bootstrap
 # reports "bazel no_version"; it is Bazel 4.2.3.
