@@ -28,6 +28,7 @@ PACKAGES=(
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for clang 14
   python3                  # tools/test_summary.py
   g++                      # default compiler
+  python3-protobuf         # examples/kv: the Python client (/usr/bin/python3)
 )
 
 say() { printf 'netman setup: %s\n' "$*"; }
