@@ -283,7 +283,7 @@ TEST_F(TypedServerTest, UnknownIdIsDroppedAndCounted) {
   absl::StatusOr<Pong> pong = c->Call<Pong>(ping, kTimeout);  // still open
   ASSERT_TRUE(pong.ok()) << pong.status();
   EXPECT_EQ(server_->stats().unknown_ids, 1u);
-  EXPECT_TRUE(sink_->Contains("no route for message id 77"));
+  EXPECT_TRUE(sink_->WaitFor("no route for message id 77", kTimeout));
 }
 
 TEST_F(TypedServerTest, UnknownIdClosesWithCloseOnUnknownId) {
@@ -312,8 +312,9 @@ TEST_F(TypedServerTest, BadPayloadIsLoggedCountedAndClosesByDefault) {
   EXPECT_NE(reasons[0].message().find("does not parse as netman.test.Ping"),
             std::string::npos)
       << reasons[0];
-  EXPECT_TRUE(sink_->Contains("message id 1: body of 2 bytes does not parse as "
-                              "netman.test.Ping; closing the connection"));
+  EXPECT_TRUE(sink_->WaitFor("message id 1: body of 2 bytes does not parse as "
+                             "netman.test.Ping; closing the connection",
+                             kTimeout));
   EXPECT_EQ(server_->stats().decode_errors, 1u);
   EXPECT_EQ(server_->stats().closed_by_reason["INVALID_ARGUMENT"], 1u);
   EXPECT_EQ(typed_->bad_payloads(), 1u);
@@ -334,7 +335,7 @@ TEST_F(TypedServerTest, BadPayloadIsDroppedWithTheDropPolicy) {
   EXPECT_EQ(pong->text(), "still here");
   EXPECT_EQ(typed_->bad_payloads(), 3u);
   EXPECT_EQ(server_->stats().decode_errors, 3u);
-  EXPECT_TRUE(sink_->Contains("does not parse as netman.test.Blob; dropped"));
+  EXPECT_TRUE(sink_->WaitFor("does not parse as netman.test.Blob; dropped", kTimeout));
 }
 
 TEST_F(TypedServerTest, MessageLargerThanMaxBodyClosesTheConnection) {
