@@ -110,17 +110,19 @@ def main():
                      res["other_cpu"] or 0))
   med = {k: statistics.median(v) for k, v in results.items()}
   med_cpu = {k: statistics.median([c for c in v if c]) for k, v in cpu.items()}
-  print("| message | body B | raw echo msgs/s | typed echo msgs/s | typed / raw | "
-        "server us/msg raw | typed |")
-  print("|---|---|---|---|---|---|---|")
+  print("| message | body B | raw echo msgs/s | typed echo msgs/s | typed / raw "
+        "(medians) | typed / raw (median of per-round ratios) | server us/msg raw | typed |")
+  print("|---|---|---|---|---|---|---|---|")
   for label, raw, typed, size in (("Blob (64 B bytes)", "raw_blob", "typed_blob", len(BLOB)),
                                   ("Scalars (11 fields)", "raw_scalars", "typed_scalars",
                                    len(scalars()))):
-    print("| %s | %d | %.0f | %.0f | %.2fx | %.3f | %.3f |" %
-          (label, size, med[raw], med[typed], med[typed] / med[raw], med_cpu[raw],
+    per_round = statistics.median(t / r for t, r in zip(results[typed], results[raw]))
+    print("| %s | %d | %.0f | %.0f | %.2fx | %.2fx | %.3f | %.3f |" %
+          (label, size, med[raw], med[typed], med[typed] / med[raw], per_round, med_cpu[raw],
            med_cpu[typed]))
   print()
   print("rounds: %d; per round msgs/s: %s" % (args.rounds, results))
+  print("server us/msg per round: %s" % cpu)
 
 
 if __name__ == "__main__":
