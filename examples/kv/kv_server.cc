@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "examples/kv/kv_service.h"
+#include "netman/proto/protobuf_log.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
 #include "netman/server/tcp_server.h"
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   netman::TcpServer server(flags->options);
+  // protobuf's own lines (e.g. invalid UTF-8 in a string field) through the
+  // server's logger, rate-limited.
+  netman::RouteProtobufLogs(server.logger());
   netman::examples::KvService kv;
   if (absl::Status s = kv.Attach(server); !s.ok()) {
     std::fprintf(stderr, "kv_server: %s\n", s.ToString().c_str());
