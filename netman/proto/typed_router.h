@@ -62,20 +62,27 @@
 
 namespace netman {
 
-class TypedRouter {
- public:
-  enum class BadPayloadPolicy : uint8_t {
-    kClose,  // ForceClose(InvalidArgument): the default
-    kDrop,   // drop the message, keep the connection
-  };
+// What TypedRouter does with a body that does not parse as its id's type.
+enum class BadPayloadPolicy : uint8_t {
+  kClose,  // ForceClose(InvalidArgument): the default
+  kDrop,   // drop the message, keep the connection
+};
+
+// TypedRouter::Options (at namespace scope so that it can be a default
+// argument of the constructor).
+struct TypedRouterOptions {
   // Bodies up to this size parse into the reused per-thread object; larger
   // ones into a fresh one, so one huge message does not pin its memory.
   static constexpr size_t kDefaultMaxReusedBody = size_t{64} << 10;
 
-  struct Options {
-    BadPayloadPolicy on_bad_payload = BadPayloadPolicy::kClose;
-    size_t max_reused_body = kDefaultMaxReusedBody;
-  };
+  BadPayloadPolicy on_bad_payload = BadPayloadPolicy::kClose;
+  size_t max_reused_body = kDefaultMaxReusedBody;
+};
+
+class TypedRouter {
+ public:
+  using BadPayloadPolicy = ::netman::BadPayloadPolicy;
+  using Options = TypedRouterOptions;
 
   template <ProtoMessage T>
   using TypedHandler = std::function<void(Request&, const T&)>;
