@@ -53,6 +53,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "netman/base/log_rate_limiter.h"
 #include "netman/codec/protobuf_codec.h"
 #include "netman/proto/message_registry.h"

@@ -4,6 +4,7 @@
 // TypedRouter on the server, TypedClient and plain Client on the other end.
 #include "netman/proto/typed_router.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -113,7 +114,7 @@ class TypedServerTest : public ::testing::Test {
       pong.set_text(ping.text());
       pong.set_connection_id(r.connection().id());
       if (const std::string* tag = r.Get<std::string>("tag")) pong.set_tag(*tag);
-      last_ping_ = &ping;
+      last_ping_.store(&ping);
       EXPECT_TRUE(typed_->Send(r.connection(), pong).ok());
     }).ok());
     ASSERT_TRUE(typed_->AddRouter<Blob>(kBlobId, [this](Request& r, const Blob& blob) {
@@ -164,7 +165,7 @@ class TypedServerTest : public ::testing::Test {
   std::shared_ptr<CapturingLogSink> sink_;
   std::unique_ptr<TcpServer> server_;
   std::unique_ptr<TypedRouter> typed_;
-  const Ping* last_ping_ = nullptr;  // loop thread; read after replies
+  std::atomic<const Ping*> last_ping_{nullptr};  // set by the handler
   Mutex mu_;
   std::vector<absl::Status> close_reasons_ ABSL_GUARDED_BY(mu_);
 };
@@ -216,12 +217,12 @@ TEST_F(TypedServerTest, ReusesOneMessageObjectPerLoopThread) {
   Ping ping;
   ping.set_text(std::string(100, 'a'));  // beyond SSO: capacity is kept
   ASSERT_TRUE(c->Call<Pong>(ping, kTimeout).ok());
-  const Ping* first = last_ping_;  // the reply was sent after the store
+  const Ping* first = last_ping_.load();  // the reply was sent after the store
   ping.set_text("b");
   absl::StatusOr<Pong> second = c->Call<Pong>(ping, kTimeout);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->text(), "b");  // cleared, not appended to
-  EXPECT_EQ(last_ping_, first);
+  EXPECT_EQ(last_ping_.load(), first);
 }
 
 TEST_F(TypedServerTest, PlainAndTypedClientsOnOneServer) {
