@@ -32,7 +32,7 @@ NETMAN_COPTS = [
     "-Wno-missing-field-initializers",
 ]
 
-def netman_fuzz_target(name, srcs, deps = [], corpus = None, mutations = 2000, **kwargs):
+def netman_fuzz_target(name, srcs, deps = [], corpus = None, mutations = 2000, testonly = False, **kwargs):
     """Declares <name>_fuzzer and <name>_corpus_test.
 
     Args:
@@ -43,6 +43,8 @@ def netman_fuzz_target(name, srcs, deps = [], corpus = None, mutations = 2000, *
       corpus: seed files; default glob(["corpus/<name>/**"]).
       mutations: deterministic mutations of the corpus the replay test also
         runs (0 for the corpus alone).
+      testonly: set when deps include testonly targets (e.g.
+        //netman/testing:fake_connection); applies to the library and fuzzer.
       **kwargs: passed to the cc_test (size, tags, env, ...).
     """
     corpus_dir = "corpus/" + name
@@ -57,6 +59,7 @@ def netman_fuzz_target(name, srcs, deps = [], corpus = None, mutations = 2000, *
         copts = NETMAN_COPTS,
         deps = deps,
         alwayslink = True,
+        testonly = testonly,
     )
 
     native.cc_binary(
@@ -71,6 +74,7 @@ def netman_fuzz_target(name, srcs, deps = [], corpus = None, mutations = 2000, *
         }),
         data = corpus,
         tags = ["netman_fuzzer"],
+        testonly = testonly,
     )
 
     size = kwargs.pop("size", "small")

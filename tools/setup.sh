@@ -33,6 +33,7 @@ PACKAGES=(
   python3-websockets       # tests/ws interop: Python's websockets (run by /usr/bin/python3)
   chromium                 # tests/ws interop: headless Chromium loads the chat page
   nodejs                   # tests/ws interop: Node's ws (npm ci below)
+  python3-protobuf         # examples/kv: the Python client (/usr/bin/python3)
 )
 
 say() { printf 'netman setup: %s\n' "$*"; }

@@ -90,7 +90,7 @@ def loadgen(args, exe, port, seconds, json_path):
        "--connections=%d" % args.connections, "--pipeline=%d" % args.pipeline,
        "--size=%d" % args.size, "--warmup=0.5", "--duration=%g" % seconds,
        "--threads=%d" % max(1, len(cpus.split(","))), "--progress=false",
-       "--json_out=" + json_path],
+       "--json_out=" + json_path] + (args.loadgen_arg or []),
       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -184,10 +184,17 @@ def main():
   parser.add_argument("--seconds", type=float, default=3)
   parser.add_argument("--top", type=int, default=25)
   parser.add_argument("--bin_dir")
+  # Another binary with tcp_server's flags for --server=netman (e.g.
+  # //netman/proto:proto_echo_server), and extra loadgen flags (repeatable,
+  # e.g. --loadgen_arg=--id=1 --loadgen_arg=--body_hex=0a40...).
+  parser.add_argument("--server_path")
+  parser.add_argument("--loadgen_arg", action="append")
   args = parser.parse_args()
   if not shutil.which("perf") or not shutil.which("taskset"):
     fail("needs perf (apt-get install linux-perf) and taskset")
   bins = binaries(args.bin_dir)
+  if args.server_path:
+    bins[args.server] = args.server_path
   workdir = tempfile.mkdtemp(prefix="netman_profile.")
   try:
     result, counts = count_run(args, bins, workdir)

@@ -379,6 +379,8 @@ def run_load(binaries, server, placement, point, args, workdir, verify=False,
   if verify:
     extra.append("--verify_content")
   extra += list(loadgen_extra)
+  # Extra loadgen flags of a point (e.g. proto_bench.py's --id/--body_hex).
+  extra += point.get("loadgen_args", [])
   lg_err_path = os.path.join(workdir, "loadgen.stderr")
   with open(lg_err_path, "w") as lg_err:
     lg = spawn(loadgen_cmd(binaries, server.port, extra), placement.loadgen_cpus,

@@ -35,10 +35,14 @@ inline char SeqByte(uint64_t seq, size_t offset) {
 }
 
 // The body every request carries: the sequence number in its first bytes,
-// then a pattern that differs from one byte to the next.
+// then a pattern that differs from one byte to the next; or, with a fixed
+// body (--body_hex), those bytes for every request.
 class Body {
  public:
-  explicit Body(size_t size) : pattern_(size, '\0') {
+  Body(size_t size, const std::optional<std::string>& fixed)
+      : pattern_(fixed.value_or(std::string(size, '\0'))),
+        seq_bytes_(fixed.has_value() ? 0 : std::min(kSeqBytes, size)) {
+    if (fixed.has_value()) return;
     for (size_t i = 0; i < size; ++i) {
       pattern_[i] = static_cast<char>('A' + (i * 7 + i / 251) % 58);
     }
@@ -48,14 +52,12 @@ class Body {
 
   void Write(uint64_t seq, char* out) const {
     std::memcpy(out, pattern_.data(), pattern_.size());
-    const size_t n = std::min(kSeqBytes, pattern_.size());
-    for (size_t i = 0; i < n; ++i) out[i] = SeqByte(seq, i);
+    for (size_t i = 0; i < seq_bytes_; ++i) out[i] = SeqByte(seq, i);
   }
 
   // Checks body bytes [offset, offset + n) of the reply to request `seq`.
   bool Matches(uint64_t seq, size_t offset, const char* data, size_t n) const {
-    const size_t seq_bytes = std::min(kSeqBytes, pattern_.size());
-    while (n > 0 && offset < seq_bytes) {
+    while (n > 0 && offset < seq_bytes_) {
       if (*data != SeqByte(seq, offset)) return false;
       ++data;
       ++offset;
@@ -66,6 +68,7 @@ class Body {
 
  private:
   std::string pattern_;
+  size_t seq_bytes_;  // leading bytes carrying the sequence number
 };
 
 absl::Status ContentMismatch(uint64_t seq, uint64_t offset) {
@@ -80,7 +83,7 @@ absl::Status ContentMismatch(uint64_t seq, uint64_t offset) {
 class BodyProtocol : public Protocol {
  protected:
   explicit BodyProtocol(const ProtocolOptions& options)
-      : verify_(options.verify_content), body_(options.size) {}
+      : verify_(options.verify_content), body_(options.size, options.body) {}
 
   // Consume() for replies that are a header of `header_size` bytes (1 to
   // 16), which `check_header(header)` accepts with absl::OkStatus() or

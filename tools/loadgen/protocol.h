@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,10 @@ struct ProtocolOptions {
   // Body bytes per message (netman), bytes per chunk (raw), payload bytes per
   // frame (ws).
   size_t size = 64;
+  // Every request's body exactly (netman and ws modes; `size` must be its
+  // length), e.g. a serialised protobuf for a typed echo server: no sequence
+  // number is embedded, so verify_content compares each reply with it.
+  std::optional<std::string> body;
   // Message id of requests and expected replies (netman mode).
   uint32_t id = 0;
   // Compare reply bodies byte for byte, not just lengths and ids.

@@ -481,5 +481,28 @@ TEST(WsOpeningTest, BadResponsesAreDataLoss) {
   }
 }
 
+TEST(ProtocolTest, FixedBodyIsSentAsIsAndVerified) {
+  // --body_hex: e.g. a serialised protobuf; no sequence number inside.
+  ProtocolOptions options;
+  options.body = std::string("\x0a\x03" "abc", 5);
+  options.size = options.body->size();
+  options.id = 2;
+  options.verify_content = true;
+  absl::StatusOr<std::unique_ptr<Protocol>> p = CreateProtocol("netman", options);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const std::string frames = Requests(**p, 7, 2);
+  const std::string one = std::string("\x05\x00\x00\x00\x02\x00\x00\x00", 8) + *options.body;
+  EXPECT_EQ(frames, one + one);
+  ReplyCursor c;
+  absl::StatusOr<uint64_t> r = (*p)->Consume(c, frames.data(), frames.size());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 2u);
+  std::string wrong = one;
+  wrong.back() = 'x';
+  ReplyCursor c2;
+  EXPECT_EQ((*p)->Consume(c2, wrong.data(), wrong.size()).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace netman::loadgen
