@@ -53,13 +53,15 @@
 //   loadgen --port=8443 --tls --tls_insecure --handshakes [--tls_resume]
 //           --connections=8 --duration=5
 //
-// Handshake mode (--tls --handshakes): each connection connects, completes
-// the handshake, sends close_notify, waits for the server to close (so
-// TIME_WAIT stays on the server's side and loadgen's ports do not run out),
-// and starts over; msgs_per_s is then handshakes per second over the
-// window, and with --tls_resume every handshake after a worker's first
-// offers the last ticket the server issued (tls.resumed_in_window counts
-// the ones the server accepted).
+// Handshake mode (--tls --handshakes; netman or raw framing): each
+// connection connects, completes the handshake, sends close_notify, waits
+// for the server's answer and close, closes with a reset (so neither side
+// keeps TIME_WAIT and loadgen's ports do not run out), and starts over;
+// msgs_per_s is then handshakes per second over the window. With
+// --tls_resume every handshake after a worker's first offers the session
+// the server issued to that first one (over TLS 1.3 the first connection
+// sends one request to receive its ticket, which servers may send only with
+// a reply); tls.resumed_in_window counts the ones the server accepted.
 //
 // Errors (connection failures, verification failures, unexpected closes)
 // are counted and reported, never fatal. Exit status: 0 when the run had no
@@ -1109,6 +1111,12 @@ int Main() {
     config.tls = tls.get();
   } else if (config.handshakes) {
     std::fprintf(stderr, "loadgen: --handshakes needs --tls\n");
+    return 2;
+  }
+  if (config.handshakes && mode == "ws") {
+    // With --tls_resume over TLS 1.3 one request fetches the first ticket;
+    // a ws frame before the upgrade would not be one.
+    std::fprintf(stderr, "loadgen: --handshakes takes --mode=netman or raw\n");
     return 2;
   }
   if (config.handshakes && config.idle) {

@@ -154,7 +154,9 @@ def tls_cases(loadgen, tls_echo_server, tmp):
 
     for flags, message in ((["--tls"], "exactly one of --tls_ca"),
                            (["--tls", ca, "--tls_version=1.1"], "want 1.2, 1.3"),
-                           (["--handshakes"], "--handshakes needs --tls")):
+                           (["--handshakes"], "--handshakes needs --tls"),
+                           (["--tls", ca, "--handshakes", "--mode=ws"],
+                            "--handshakes takes --mode=netman or raw")):
       p = subprocess.run([loadgen, "--port=%d" % port] + flags, capture_output=True,
                          text=True, timeout=10)
       if p.returncode != 2 or message not in p.stderr:
