@@ -10,8 +10,9 @@ namespace {
 
 HttpRequest Parse(const std::string& head) {
   HttpRequestParser parser;
-  EXPECT_EQ(parser.Parse(head), HttpRequestParser::Result::kDone) << head;
-  return parser.request();
+  HttpRequest request;
+  EXPECT_EQ(parser.Parse(head, &request), HttpRequestParser::Result::kDone) << head;
+  return request;
 }
 
 std::string Upgrade(std::string extra = "", std::string version = "13") {

@@ -14,6 +14,8 @@ using websocket_wire::HasHeaderToken;
 using websocket_wire::TrimSpaceAndTab;
 
 constexpr std::string_view kEndOfHead = "\r\n\r\n";
+// Headers a browser's upgrade request has (one allocation for them all).
+constexpr size_t kTypicalHeaders = 16;
 
 // RFC 7230 tchar.
 bool IsTokenChar(char c) {
@@ -103,7 +105,8 @@ HttpRequestParser::Result HttpRequestParser::Fail(int status, std::string messag
   return Result::kError;
 }
 
-HttpRequestParser::Result HttpRequestParser::Parse(std::string_view buffered) {
+HttpRequestParser::Result HttpRequestParser::Parse(std::string_view buffered,
+                                                  HttpRequest* request) {
   if (error_status_ != 0) return Result::kError;
   if (head_size_ != 0) return Result::kDone;
   // Resume the search three bytes back: the terminator may straddle calls.
@@ -120,12 +123,15 @@ HttpRequestParser::Result HttpRequestParser::Parse(std::string_view buffered) {
   if (size > max_head_size_) {
     return Fail(431, absl::StrCat("request head exceeds ", max_head_size_, " bytes"));
   }
-  const Result r = ParseHead(buffered.substr(0, end + 2));  // lines end in CRLF
+  HttpRequest parsed;
+  const Result r = ParseHead(buffered.substr(0, end + 2), parsed);  // lines end in CRLF
+  if (r == Result::kDone) *request = std::move(parsed);
   if (r == Result::kDone) head_size_ = size;
   return r;
 }
 
-HttpRequestParser::Result HttpRequestParser::ParseHead(std::string_view head) {
+HttpRequestParser::Result HttpRequestParser::ParseHead(std::string_view head,
+                                                      HttpRequest& request) {
   // Request line: method SP request-target SP HTTP-version CRLF.
   size_t eol = head.find("\r\n");
   const std::string_view line = head.substr(0, eol);
@@ -149,14 +155,14 @@ HttpRequestParser::Result HttpRequestParser::ParseHead(std::string_view head) {
     return Fail(400, "malformed HTTP version");
   }
   if (version[5] != '1') return Fail(505, "only HTTP/1.x is supported");
-  request_.method = std::string(method);
-  request_.target = std::string(target);
-  request_.version_minor = version[7] - '0';
+  request.method = std::string(method);
+  request.target = std::string(target);
+  request.version_minor = version[7] - '0';
 
   const size_t question = target.find('?');
   absl::StatusOr<std::string> path = PercentDecode(target.substr(0, question), false);
   if (!path.ok()) return Fail(400, std::string(path.status().message()));
-  request_.path = *std::move(path);
+  request.path = *std::move(path);
   if (question != std::string_view::npos) {
     std::string_view query = target.substr(question + 1);
     const size_t hash = query.find('#');
@@ -171,11 +177,12 @@ HttpRequestParser::Result HttpRequestParser::ParseHead(std::string_view head) {
       absl::StatusOr<std::string> value = PercentDecode(
           eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
       if (!name.ok() || !value.ok()) return Fail(400, "malformed query");
-      request_.query.emplace_back(*std::move(name), *std::move(value));
+      request.query.emplace_back(*std::move(name), *std::move(value));
     }
   }
 
   // Header fields: name ":" OWS value OWS CRLF.
+  request.headers.reserve(kTypicalHeaders);
   while (!head.empty()) {
     eol = head.find("\r\n");
     const std::string_view field = head.substr(0, eol);
@@ -190,7 +197,7 @@ HttpRequestParser::Result HttpRequestParser::ParseHead(std::string_view head) {
     if (!IsToken(name)) return Fail(400, "malformed header name");
     const std::string_view value = TrimSpaceAndTab(field.substr(colon + 1));
     if (!IsFieldValue(value)) return Fail(400, "control character in a header value");
-    request_.headers.emplace_back(std::string(name), std::string(value));
+    request.headers.emplace_back(std::string(name), std::string(value));
   }
   return Result::kDone;
 }

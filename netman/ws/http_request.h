@@ -14,11 +14,17 @@
 //
 // Example:
 //   netman::ws::HttpRequestParser parser(8192);
-//   switch (parser.Parse(buffered)) {
+//   netman::ws::HttpRequest request;
+//   switch (parser.Parse(buffered, &request)) {
 //     case Result::kNeedMore: return 0;      // keep the bytes, wait for more
 //     case Result::kError:    Reply(parser.error_status()); ...
-//     case Result::kDone:     Use(parser.request()); consume head_size() ...
+//     case Result::kDone:     Use(request); consume head_size() ...
 //   }
+//
+// The parser keeps only where its search stopped (and an error), so a
+// connection waiting for the rest of its head holds a few words; the request
+// is built in the caller's HttpRequest (a local of the call that completes
+// the head), so its strings never outlive that call.
 //
 // Threading: none (one parser per connection, on its loop).
 #ifndef NETMAN_WS_HTTP_REQUEST_H_
@@ -73,12 +79,10 @@ class HttpRequestParser {
       : max_head_size_(max_head_size) {}
 
   // `buffered` is every byte received so far (the previous call's bytes and
-  // more). kDone once the head is complete: request() and head_size() are
-  // set. kError: error_status() is the HTTP status to answer with.
-  Result Parse(std::string_view buffered);
-
-  const HttpRequest& request() const { return request_; }
-  HttpRequest& mutable_request() { return request_; }
+  // more). kDone once the head is complete: `*request` is filled and
+  // head_size() set (call it once more after kDone: kDone again, `*request`
+  // untouched). kError: error_status() is the HTTP status to answer with.
+  Result Parse(std::string_view buffered, HttpRequest* request);
   // Bytes of the head, its final empty line included.
   size_t head_size() const { return head_size_; }
   int error_status() const { return error_status_; }
@@ -86,14 +90,13 @@ class HttpRequestParser {
 
  private:
   Result Fail(int status, std::string message);
-  Result ParseHead(std::string_view head);
+  Result ParseHead(std::string_view head, HttpRequest& request);
 
   const size_t max_head_size_;
   size_t scanned_ = 0;  // bytes searched for the end of the head so far
   size_t head_size_ = 0;
   int error_status_ = 0;
   std::string error_;
-  HttpRequest request_;
 };
 
 }  // namespace netman::ws

@@ -22,14 +22,14 @@ TEST(HttpRequestParserTest, ParsesAHeadSplitAtEveryByte) {
   const size_t head = sizeof(kRequest) - 1;
   for (size_t split = 0; split <= bytes.size(); ++split) {
     HttpRequestParser parser;
-    HttpRequestParser::Result r = parser.Parse(std::string_view(bytes).substr(0, split));
+    HttpRequest req;
+    HttpRequestParser::Result r = parser.Parse(std::string_view(bytes).substr(0, split), &req);
     if (split < head) {
       ASSERT_EQ(r, HttpRequestParser::Result::kNeedMore) << split;
-      r = parser.Parse(bytes);
+      r = parser.Parse(bytes, &req);
     }
     ASSERT_EQ(r, HttpRequestParser::Result::kDone) << split;
     EXPECT_EQ(parser.head_size(), head);
-    const HttpRequest& req = parser.request();
     EXPECT_EQ(req.method, "GET");
     EXPECT_EQ(req.path, "/chat room");
     EXPECT_EQ(req.QueryParam("token"), "a+b");
@@ -46,16 +46,19 @@ TEST(HttpRequestParserTest, ParsesAHeadSplitAtEveryByte) {
 TEST(HttpRequestParserTest, ByteByByte) {
   const std::string bytes = kRequest;
   HttpRequestParser parser;
+  HttpRequest req;
   for (size_t n = 1; n < bytes.size(); ++n) {
-    ASSERT_EQ(parser.Parse(std::string_view(bytes).substr(0, n)),
+    ASSERT_EQ(parser.Parse(std::string_view(bytes).substr(0, n), &req),
               HttpRequestParser::Result::kNeedMore);
   }
-  EXPECT_EQ(parser.Parse(bytes), HttpRequestParser::Result::kDone);
+  EXPECT_EQ(parser.Parse(bytes, &req), HttpRequestParser::Result::kDone);
+  EXPECT_EQ(req.path, "/chat room");
 }
 
 int StatusOf(std::string bytes, size_t max = HttpRequestParser::kDefaultMaxHeadSize) {
   HttpRequestParser parser(max);
-  const HttpRequestParser::Result r = parser.Parse(bytes);
+  HttpRequest request;
+  const HttpRequestParser::Result r = parser.Parse(bytes, &request);
   if (r == HttpRequestParser::Result::kNeedMore) return 0;
   if (r == HttpRequestParser::Result::kDone) return 200;
   return parser.error_status();

@@ -26,6 +26,7 @@
 //
 // Threading: the benchmark thread publishes; the loop threads own the
 // connections; loop-only work is posted to them.
+#include <malloc.h>
 #include <time.h>
 
 #include <array>
@@ -40,6 +41,7 @@
 #include "netman/base/log.h"
 #include "netman/base/sync.h"
 #include "netman/base/unique_fd.h"
+#include "netman/buffer/buffer.h"
 #include "netman/net/connection.h"
 #include "netman/net/event_loop.h"
 #include "netman/net/socket_address.h"
@@ -237,6 +239,59 @@ void BM_SendLoop(benchmark::State& state) { Run(state, Way::kSendLoop, false); }
 void Args(benchmark::internal::Benchmark* b) {
   b->Args({10000, 64})->Args({10000, 4096})->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
+
+// The cost of permessage-deflate per message on the send side: framing a
+// 4 KiB text message plain, compressed with the loop's shared compressor (no
+// context takeover, the default) and with a per-connection compressor that
+// keeps its context; and inflating it. `heap_per_connection` is the heap a
+// per-connection compressor holds (mallinfo2 around its creation): what
+// context takeover costs every idle connection.
+std::string SampleText(size_t n) {
+  std::string text;
+  for (size_t i = 0; text.size() < n; ++i) {
+    text += "{\"user\":\"u" + std::to_string(i % 97) + "\",\"text\":\"hello number " +
+            std::to_string(i) + "\"}\n";
+  }
+  text.resize(n);
+  return text;
+}
+
+void BM_EncodeMode(benchmark::State& state) {
+  const int mode = static_cast<int>(state.range(0));  // 0 plain, 1 shared, 2 takeover
+  WsOptions options;
+  options.permessage_deflate = mode != 0;
+  DeflateCodecs codecs;
+  Router router;
+  Logger logger;
+  WsServerContext context{&options, &router, &logger, mode != 0 ? &codecs : nullptr, {}};
+  WsEndpoint endpoint(&context, WsHandler{});
+  const size_t before = mallinfo2().uordblks;
+  ProtocolPtr protocol = endpoint.ProtocolFor(mode != 0, mode == 2, 15);
+  const size_t held = mallinfo2().uordblks - before;
+  const std::string text = SampleText(4096);
+  Buffer out;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    if (!protocol->Encode(kText, text, out).ok()) std::abort();
+    bytes += out.size();
+    out.Consume(out.size());
+  }
+  state.counters["wire_bytes"] = static_cast<double>(bytes) / static_cast<double>(state.iterations());
+  state.counters["heap_per_connection"] = static_cast<double>(held);
+}
+BENCHMARK(BM_EncodeMode)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_Inflate(benchmark::State& state) {
+  auto deflater = Deflater::Create(15);
+  auto inflater = Inflater::Create();
+  std::string compressed, out;
+  if (!(*deflater)->Compress(SampleText(4096), true, compressed).ok()) std::abort();
+  for (auto _ : state) {
+    if (!(*inflater)->Decompress(compressed, 0, out).ok()) std::abort();
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_Inflate);
 
 BENCHMARK(BM_Publish)->Apply(Args);
 BENCHMARK(BM_PublishDeflate)->Apply(Args);

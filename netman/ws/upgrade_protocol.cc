@@ -18,7 +18,9 @@ size_t UpgradeProtocol::Refuse(Connection& connection, const HttpRefusal& refusa
 
 absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span<char> input) {
   const std::string_view bytes(input.data(), input.size());
-  switch (parser_.Parse(bytes)) {
+  // Built here: the request's strings live for this call only.
+  HttpRequest request;
+  switch (parser_.Parse(bytes, &request)) {
     case HttpRequestParser::Result::kNeedMore:
       return 0;
     case HttpRequestParser::Result::kError:
@@ -27,7 +29,6 @@ absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span
     case HttpRequestParser::Result::kDone:
       break;
   }
-  const HttpRequest& request = parser_.request();
   if (!IsUpgradeRequest(request)) {
     const std::string& page = context_->options->http_page;
     if (request.method == "GET" && request.path == "/" && !page.empty()) {
@@ -61,8 +62,11 @@ absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span
                                                   deflate ? deflate->server_window_bits : 0));
   // `this` is destroyed from a posted task: its members stay valid here.
   connection.MarkProtocolReady();  // opens it: the server's OnOpen hook runs
-  if (!connection.is_open()) return head;
+  // Opened (even if an OnOpen hook closed it already): the server counts it
+  // and the close handler will run for it.
+  if (!connection.has_opened()) return head;
   if (context_->on_opened) context_->on_opened(connection);
+  if (!connection.is_open()) return head;
   if (endpoint->handler().open) {
     try {
       endpoint->handler().open(WsConnection(connection));

@@ -210,7 +210,7 @@ absl::StatusOr<size_t> WsProtocol::OnData(Connection& connection, std::span<char
     if (created == nullptr) created = std::make_unique<WsSession>();
     return *created;
   };
-  IoCounters& counters = connection.loop()->counters();
+  uint64_t messages = 0;  // counted once per call, as the framed protocol does
   size_t used = 0;
   absl::Status error;
   bool handed_over = false;
@@ -219,7 +219,7 @@ absl::StatusOr<size_t> WsProtocol::OnData(Connection& connection, std::span<char
     used += e.consumed;
     if (e.kind == FrameParser::Kind::kNeedMore) break;
     if (e.kind == FrameParser::Kind::kMessage) {
-      counters.messages_in.Add();
+      ++messages;
       uint16_t code = 0;
       error = DispatchMessage(connection, e.opcode, e.payload, e.compressed, session_.get(),
                               &code);
@@ -269,7 +269,7 @@ absl::StatusOr<size_t> WsProtocol::OnData(Connection& connection, std::span<char
       break;
     }
     // kError: fail the WebSocket connection (RFC 6455 7.1.7).
-    counters.decode_errors.Add();
+    connection.loop()->counters().decode_errors.Add();
     if (!s.close_sent) {
       (void)connection.Send(kOpClose, ClosePayload(e.close_code, e.error));
       s.close_sent = true;
@@ -280,6 +280,7 @@ absl::StatusOr<size_t> WsProtocol::OnData(Connection& connection, std::span<char
     error = ProtocolError(e.close_code, e.error);
     break;
   }
+  if (messages != 0) connection.loop()->counters().messages_in.Add(messages);
   if (!handed_over) {
     if (session_ == nullptr && (created != nullptr || !local.idle())) {
       std::unique_ptr<WsSession> s = created != nullptr ? std::move(created)

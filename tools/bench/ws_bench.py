@@ -95,8 +95,8 @@ def echo_once(bins, kind, size, duration, cpus):
   return result["msgs_per_s"], (cpu1 - cpu0) / messages * 1e6 if messages else None
 
 
-def memory(bins, kind, connections, cpus):
-  server = Server(kind, bins)
+def memory(bins, kind, connections, cpus, extra=()):
+  server = Server(kind, bins, extra)
   procs = []
   try:
     subprocess.run(loadgen(bins, server.port, ["--idle", "--idle_send_one", "--connections=8",
@@ -168,11 +168,13 @@ def main():
     print()
     print("| Server | connections | RSS before | RSS after | per connection |")
     print("|---|---|---|---|---|")
-    for kind in ("netman", "ceiling"):
-      opened, before, after, per = memory(bins, kind, args.memory_connections, cpus)
+    for kind, extra, title in (("netman", (), "ws_server (defaults)"),
+                               ("netman", ("--handshake_timeout=0",),
+                                "ws_server --handshake_timeout=0"),
+                               ("ceiling", (), "ws ceiling")):
+      opened, before, after, per = memory(bins, kind, args.memory_connections, cpus, extra)
       print("| %s | %s | %s KiB | %s KiB | %.0f B |" % (
-          "ws_server" if kind == "netman" else "ws ceiling", "{:,}".format(opened),
-          "{:,}".format(before), "{:,}".format(after), per))
+          title, "{:,}".format(opened), "{:,}".format(before), "{:,}".format(after), per))
 
 
 if __name__ == "__main__":
