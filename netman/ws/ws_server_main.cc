@@ -12,12 +12,15 @@
 // from examples/ws/client.html); other plain requests get 404.
 //
 // Prints "ws_server listening on <host>:<port>" once it serves.
+// --tls_cert/--tls_key serve wss:// (and https:// for the page) through
+// netman/tls's transport; SIGHUP reloads the certificate files.
 // SIGINT/SIGTERM: every WebSocket is closed with 1001 (Going Away), then the
 // server shuts down gracefully and exits 0. A bad flag value exits 2.
 #include <signal.h>
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,14 +32,19 @@
 #include "absl/time/time.h"
 #include "netman/base/log.h"
 #include "netman/server/command_line.h"
+#include "netman/server/server_flags.h"
+#include "netman/tls/tls_flags.h"
 #include "netman/ws/ws_server.h"
 
-extern "C" const char kNetmanChatPage[];
+extern "C" const unsigned char kNetmanChatPage[];  // the page's bytes (UTF-8)
 extern "C" const unsigned long kNetmanChatPageSize;  // NOLINT(runtime/int)
 
-ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (numeric IPv4/IPv6 or localhost).");
-ABSL_FLAG(int, port, 8080, "TCP port, 0 = any free port.");
-ABSL_FLAG(int, loops, 0, "Event loops (threads); 0 = one per core.");
+// The server flags (--host, --port, --loops, --heartbeat_idle_time,
+// --handshake_timeout, --shutdown_timeout, --log_level, ...) are
+// server_flags.h's and the TLS flags (--tls_cert/--tls_key for wss://, ...)
+// tls_flags.h's, shared with tcp_server; these are the WebSocket ones.
+// (--max_body is accepted but WebSocket messages are bounded by
+// --max_message.)
 ABSL_FLAG(std::string, mode, "echo", "echo | chat");
 ABSL_FLAG(uint64_t, max_message, netman::ws::kDefaultMaxMessage,
           "Largest message in bytes (1009 beyond); 0 = unlimited.");
@@ -44,17 +52,8 @@ ABSL_FLAG(bool, permessage_deflate, false, "Negotiate permessage-deflate (RFC 76
 ABSL_FLAG(absl::Duration, ping_interval, absl::ZeroDuration(), "Server ping interval; 0 = off.");
 ABSL_FLAG(absl::Duration, pong_timeout, absl::ZeroDuration(),
           "Close a connection whose pong is this late; 0 = off (or the next ping).");
-ABSL_FLAG(absl::Duration, heartbeat, absl::Minutes(5),
-          "Close connections that send nothing this long; 0 = off.");
-ABSL_FLAG(absl::Duration, handshake_timeout, netman::kDefaultHandshakeTimeout,
-          "Close connections whose upgrade takes longer; 0 = off.");
 ABSL_FLAG(std::string, chat_page, "", "HTML served for GET / (default: the built-in page).");
 ABSL_FLAG(std::string, origins, "", "Comma-separated Origin allow-list; empty = any.");
-ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(5), "Graceful shutdown limit.");
-ABSL_FLAG(std::string, log_level, "info", "debug | info | warning | error | off");
-// TODO(lead, TLS merge): --tls_cert/--tls_key. wss:// needs nothing from
-// this package: set options.transport_factory to netman/tls's server
-// transport factory here (branch issue-tls).
 
 namespace {
 
@@ -67,22 +66,11 @@ constexpr char kUsage[] =
 constexpr std::string_view kChatTopic = "chat";
 
 struct Config {
-  std::string listen_address;
-  netman::ServerOptions options;
+  netman::ServerFlags server;
+  std::unique_ptr<netman::TlsContext> tls;  // null: plain ws://
   netman::ws::WsOptions ws;
   bool chat = false;
-  absl::Duration shutdown_timeout;
 };
-
-absl::StatusOr<netman::LogLevel> ParseLevel(std::string_view name) {
-  if (name == "debug") return netman::LogLevel::kDebug;
-  if (name == "info") return netman::LogLevel::kInfo;
-  if (name == "warning") return netman::LogLevel::kWarning;
-  if (name == "error") return netman::LogLevel::kError;
-  if (name == "off") return netman::LogLevel::kOff;
-  return absl::InvalidArgumentError(absl::StrCat("--log_level must be debug, info, warning, error or off, not '",
-                   std::string(name), "'"));
-}
 
 absl::StatusOr<Config> ReadFlags() {
   Config c;
@@ -91,29 +79,19 @@ absl::StatusOr<Config> ReadFlags() {
     return absl::InvalidArgumentError("--mode must be echo or chat, not '" + mode + "'");
   }
   c.chat = mode == "chat";
-  const int port = absl::GetFlag(FLAGS_port);
-  if (port < 0 || port > 65535) return absl::InvalidArgumentError("--port must be 0..65535");
-  const int loops = absl::GetFlag(FLAGS_loops);
-  if (loops < 0) return absl::InvalidArgumentError("--loops must be 0 (one per core) or more");
-  std::string host = absl::GetFlag(FLAGS_host);
-  if (host == "localhost") host = "127.0.0.1";
-  c.listen_address = host.find(':') != std::string::npos && host.front() != '['
-                         ? absl::StrCat("[", host, "]:", port)
-                         : absl::StrCat(host, ":", port);
-  for (const auto& [name, d] :
-       {std::pair{"--ping_interval", absl::GetFlag(FLAGS_ping_interval)},
-        std::pair{"--pong_timeout", absl::GetFlag(FLAGS_pong_timeout)},
-        std::pair{"--heartbeat", absl::GetFlag(FLAGS_heartbeat)},
-        std::pair{"--handshake_timeout", absl::GetFlag(FLAGS_handshake_timeout)},
-        std::pair{"--shutdown_timeout", absl::GetFlag(FLAGS_shutdown_timeout)}}) {
-    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError(absl::StrCat(name, " must not be negative"));
+  absl::StatusOr<netman::ServerFlags> server = netman::ParseServerFlags();
+  if (!server.ok()) return server.status();
+  c.server = *std::move(server);
+  for (const auto& [name, d] : {std::pair{"--ping_interval", absl::GetFlag(FLAGS_ping_interval)},
+                                std::pair{"--pong_timeout", absl::GetFlag(FLAGS_pong_timeout)}}) {
+    if (d < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " must not be negative"));
+    }
   }
-  absl::StatusOr<netman::LogLevel> level = ParseLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) return level.status();
-  c.options.loops = loops;
-  c.options.heartbeat_idle_time = absl::GetFlag(FLAGS_heartbeat);
-  c.options.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
-  c.options.logger = netman::Logger(std::make_shared<netman::StderrLogSink>(), *level);
+  absl::StatusOr<std::unique_ptr<netman::TlsContext>> tls = netman::TlsContextFromFlags();
+  if (!tls.ok()) return tls.status();
+  c.tls = *std::move(tls);
+  if (c.tls != nullptr) c.server.options.transport_factory = c.tls->TransportFactory();
   c.ws.max_message = absl::GetFlag(FLAGS_max_message);
   c.ws.permessage_deflate = absl::GetFlag(FLAGS_permessage_deflate);
   c.ws.ping_interval = absl::GetFlag(FLAGS_ping_interval);
@@ -129,7 +107,7 @@ absl::StatusOr<Config> ReadFlags() {
   }
   const std::string page_path = absl::GetFlag(FLAGS_chat_page);
   if (page_path.empty()) {
-    c.ws.http_page.assign(kNetmanChatPage, kNetmanChatPageSize);
+    c.ws.http_page.assign(reinterpret_cast<const char*>(kNetmanChatPage), kNetmanChatPageSize);
   } else {
     std::ifstream in(page_path, std::ios::binary);
     if (!in) return absl::InvalidArgumentError("--chat_page: cannot read " + page_path);
@@ -137,7 +115,6 @@ absl::StatusOr<Config> ReadFlags() {
     page << in.rdbuf();
     c.ws.http_page = page.str();
   }
-  c.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
   return c;
 }
 
@@ -154,10 +131,11 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  netman::WsServer server(config->options, config->ws);
+  netman::WsServer server(config->server.options, config->ws);
   netman::ws::WsHandler handler;
   if (config->chat) {
     handler.open = [&server](netman::ws::WsConnection ws) {
@@ -171,7 +149,7 @@ int main(int argc, char** argv) {
   }
   (void)server.Handle(std::string(netman::WsServer::kAnyPath), std::move(handler));
 
-  absl::Status s = server.StartInBackground(config->listen_address);
+  absl::Status s = server.StartInBackground(config->server.listen_address);
   if (!s.ok()) {
     std::fprintf(stderr, "ws_server: %s\n", s.ToString().c_str());
     return 1;
@@ -180,9 +158,20 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    if (config->tls == nullptr) {
+      server.logger().Info("SIGHUP: no TLS, nothing to reload");
+    } else if (absl::Status reloaded = config->tls->Reload(); reloaded.ok()) {
+      server.logger().Info("SIGHUP: TLS certificate reloaded");
+    } else {
+      server.logger().Warning("SIGHUP: TLS reload failed, keeping the old certificate: %s",
+                              reloaded.ToString().c_str());
+    }
+  }
   server.logger().Info("signal %d: closing every WebSocket (1001) and shutting down",
                        signal_number);
-  server.GoingAway(config->shutdown_timeout);
+  server.GoingAway(config->server.shutdown_timeout);
   return 0;
 }

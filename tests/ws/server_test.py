@@ -10,7 +10,7 @@
 #     intact;
 #   * --ping_interval / --pong_timeout: the server pings; a client that
 #     answers stays, one that never answers is closed after the timeout;
-#   * --heartbeat: a silent WebSocket is closed, an active one kept;
+#   * --heartbeat_idle_time: a silent WebSocket is closed, an active one kept;
 #   * --chat_page=PATH: GET / serves that file;
 #   * SIGINT and SIGTERM: every open WebSocket gets a close frame 1001, then
 #     the process exits 0; a half-finished handshake does not hold it up;
@@ -150,7 +150,7 @@ def chat_mixed_deflate(binary):
 
 
 def heartbeat(binary):
-  s = ServerProcess(binary, "--loops=1", "--heartbeat=1s")
+  s = ServerProcess(binary, "--loops=1", "--heartbeat_idle_time=1s")
   try:
     silent = WsClient.connect(s.port)
     active = WsClient.connect(s.port)
@@ -175,9 +175,9 @@ def heartbeat(binary):
             closed_at = time.monotonic()
       else:
         select.select([], [], [], 0.25)
-    check(closed_at is not None, "a silent WebSocket was not closed by --heartbeat=1s")
+    check(closed_at is not None, "a silent WebSocket was not closed by --heartbeat_idle_time=1s")
     took = closed_at - start
-    check(0.5 < took < 5, "the silent WebSocket was closed after %.2fs (--heartbeat=1s)" % took)
+    check(0.5 < took < 5, "the silent WebSocket was closed after %.2fs (--heartbeat_idle_time=1s)" % took)
     active.echo(OP_TEXT, b"the active one is still served")
     active.close()
     silent.close()
@@ -239,7 +239,7 @@ def main():
   suite.case("chat: 5 clients x 20 messages, each to all once, sender order kept", chat, binary)
   suite.case("chat with deflate: subscribers with and without it all get each message",
              chat_mixed_deflate, binary)
-  suite.case("--heartbeat=1s: a silent WebSocket is closed, an active one kept", heartbeat,
+  suite.case("--heartbeat_idle_time=1s: a silent WebSocket is closed, an active one kept", heartbeat,
              binary)
   suite.case("--chat_page=PATH: GET / serves that file", chat_page_flag, binary)
   suite.case("--ping_interval/--pong_timeout: silent peer closed, answering peer kept",
