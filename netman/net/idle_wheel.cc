@@ -6,13 +6,14 @@
 namespace netman {
 
 IdleWheel::IdleWheel(absl::Duration idle_time, absl::Duration tick,
-                     absl::Time now)
+                     absl::Time now, Expiry expiry)
     : idle_(idle_time),
       tick_(tick),
       origin_(now),
       // Deadlines are at most idle_ + one tick ahead of the tick being
       // processed; two spare buckets keep them from wrapping onto it.
       buckets_(static_cast<size_t>(absl::Ceil(idle_time, tick) / tick) + 2),
+      expiry_(expiry),
       heads_(new Entry[buckets_]),
       done_tick_(0) {
   for (size_t i = 0; i < buckets_; ++i) heads_[i].prev_ = heads_[i].next_ = &heads_[i];
@@ -54,6 +55,13 @@ void IdleWheel::Add(Entry* entry, absl::Time now) {
   Place(entry);
 }
 
+bool IdleWheel::empty() const {
+  for (size_t i = 0; i < buckets_; ++i) {
+    if (heads_[i].next_ != &heads_[i]) return false;
+  }
+  return true;
+}
+
 size_t IdleWheel::Advance(absl::Time now, const IdleCallback& on_idle) {
   const int64_t now_tick = TickAt(now);
   size_t expired = 0;
@@ -73,7 +81,9 @@ size_t IdleWheel::Advance(absl::Time now, const IdleCallback& on_idle) {
     while (due.next_ != &due) {
       Entry* e = due.next_;
       e->Unlink();
-      if (e->last_active() + idle_ <= now) {
+      // An entry's bucket is that of its deadline, so every entry in a due
+      // bucket has reached it, unless activity since moved its deadline on.
+      if (expiry_ == Expiry::kSinceAdded || e->last_active() + idle_ <= now) {
         if (on_idle(e)) {
           ++expired;
           continue;

@@ -74,10 +74,17 @@ class IdleWheel {
   // busy": the entry counts as active now and stays in the wheel.
   using IdleCallback = std::function<bool(Entry*)>;
 
+  // What the deadline counts from.
+  enum class Expiry : uint8_t {
+    kIdle,        // the last Touch(): heartbeats
+    kSinceAdded,  // Add(), whatever the entry does since: handshake timeouts
+  };
+
   // `idle_time` and `tick` must be positive; expiry happens at the first
   // Advance() at or after a tick boundary past the deadline, so it is late by
   // at most one tick (plus however late Advance() is called).
-  IdleWheel(absl::Duration idle_time, absl::Duration tick, absl::Time now);
+  IdleWheel(absl::Duration idle_time, absl::Duration tick, absl::Time now,
+            Expiry expiry = Expiry::kIdle);
   ~IdleWheel();
   IdleWheel(const IdleWheel&) = delete;
   IdleWheel& operator=(const IdleWheel&) = delete;
@@ -88,7 +95,10 @@ class IdleWheel {
   // entries were expired.
   size_t Advance(absl::Time now, const IdleCallback& on_idle);
 
+  // True when no entry is tracked (a look at every bucket's head).
+  bool empty() const;
   absl::Duration idle_time() const { return idle_; }
+  absl::Duration tick() const { return tick_; }
   size_t bucket_count() const { return buckets_; }
 
  private:
@@ -100,6 +110,7 @@ class IdleWheel {
   const absl::Duration tick_;
   const absl::Time origin_;
   const size_t buckets_;
+  const Expiry expiry_;
   std::unique_ptr<Entry[]> heads_;  // circular-list sentinels, one per bucket
   int64_t done_tick_;               // last tick whose bucket was processed
 };

@@ -118,5 +118,41 @@ TEST_F(IdleWheelTest, CallbackMayUnlinkOtherEntriesInTheSameBucket) {
   EXPECT_EQ(expired, (std::vector<int>{1, 3}));
 }
 
+// Handshake timeouts: the deadline counts from Add(), and activity (bytes of
+// a handshake trickling in) does not postpone it.
+TEST(IdleWheelSinceAddedTest, TouchDoesNotPostponeExpiry) {
+  IdleWheel wheel(absl::Seconds(3), absl::Seconds(1), kStart, IdleWheel::Expiry::kSinceAdded);
+  Item a(1);
+  Item b(2);
+  EXPECT_TRUE(wheel.empty());
+  wheel.Add(&a, kStart);
+  wheel.Add(&b, kStart + absl::Seconds(1));
+  EXPECT_FALSE(wheel.empty());
+  std::vector<int> expired;
+  auto at = [&](double t) {
+    expired.clear();
+    a.Touch(kStart + absl::Seconds(t));  // active all the time
+    b.Touch(kStart + absl::Seconds(t));
+    wheel.Advance(kStart + absl::Seconds(t), [&](IdleWheel::Entry* e) {
+      expired.push_back(static_cast<Item*>(e)->id);
+      return true;
+    });
+    return expired;
+  };
+  EXPECT_TRUE(at(2.9).empty());
+  EXPECT_EQ(at(3), std::vector<int>{1});
+  EXPECT_TRUE(at(3.9).empty());
+  EXPECT_EQ(at(4), std::vector<int>{2});
+  EXPECT_TRUE(wheel.empty());
+}
+
+TEST(IdleWheelSinceAddedTest, UnlinkedEntryLeavesTheWheelEmpty) {
+  IdleWheel wheel(absl::Seconds(3), absl::Seconds(1), kStart, IdleWheel::Expiry::kSinceAdded);
+  Item a(1);
+  wheel.Add(&a, kStart);
+  a.Unlink();  // e.g. the handshake finished
+  EXPECT_TRUE(wheel.empty());
+}
+
 }  // namespace
 }  // namespace netman

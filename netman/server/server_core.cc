@@ -2,6 +2,8 @@
 #include "netman/server/server_core.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +32,9 @@ bool IsProtocolError(const absl::Status& reason) {
 constexpr int kHeartbeatChecksPerIdleTime = 4;
 // The wheel's resolution floor.
 constexpr absl::Duration kMinHeartbeatCheckInterval = absl::Milliseconds(1);
+// Handshake timeouts are checked this many times per timeout, so a
+// connection is closed at most an eighth of the timeout late.
+constexpr int kHandshakeChecksPerTimeout = 8;
 
 }  // namespace
 
@@ -170,6 +175,13 @@ absl::Status ServerCore::Listen(std::string_view address) {
     if (!loop.ok()) return loop.status();
     slot->loop = std::move(*loop);
     if (options_.heartbeat_idle_time > absl::ZeroDuration()) StartHeartbeat(*slot);
+    if (options_.handshake_timeout > absl::ZeroDuration()) {
+      slot->handshakes = std::make_unique<IdleWheel>(
+          options_.handshake_timeout,
+          std::max(options_.handshake_timeout / kHandshakeChecksPerTimeout,
+                   kMinHeartbeatCheckInterval),
+          options_.clock->Now(), IdleWheel::Expiry::kSinceAdded);
+    }
     loops_.push_back(std::move(slot));
   }
   absl::StatusOr<SocketAddress> bound = OpenListener(*addr);
@@ -326,35 +338,65 @@ ConnectionPtr ServerCore::StartConnection(LoopThread& slot, UniqueFd fd, uint64_
   // Books first: Start() may open the connection, and OnOpen may close it.
   connections_.Add(connection);
   loop->counters().connections_accepted.Add();
-  if (slot.heartbeat != nullptr) slot.heartbeat->Add(connection.get(), loop->iteration_time());
   absl::Status s = connection->Start(protocol_factory_(*connection));
   if (!s.ok()) {
     options_.logger.Error("connection %d from %s: %s", id, peer.ToString(), s.ToString());
     connection->ForceClose(s);
     return nullptr;
   }
-  if (connection->state() == Connection::State::kHandshaking &&
-      options_.handshake_timeout > absl::ZeroDuration()) {
-    ArmHandshakeTimeout(loop, connection);
+  // Timed from here: by the heartbeat once open (OnOpen moves a connection
+  // that opens later), by the handshake timeout until then.
+  if (connection->state() == Connection::State::kHandshaking && slot.handshakes != nullptr) {
+    TrackHandshake(slot, *connection);
+  } else if (connection->state() != Connection::State::kClosed && slot.heartbeat != nullptr) {
+    slot.heartbeat->Add(connection.get(), loop->iteration_time());
   }
   return connection;
 }
 
-void ServerCore::ArmHandshakeTimeout(EventLoop* loop, const ConnectionPtr& connection) {
-  // The timer holds a weak reference: a connection that opens or closes
-  // first is not kept alive, and the timer then does nothing.
-  loop->RunAfter(options_.handshake_timeout,
-                 [loop, weak = std::weak_ptr<Connection>(connection),
-                  timeout = options_.handshake_timeout] {
-                   ConnectionPtr c = weak.lock();
-                   if (c == nullptr || c->state() != Connection::State::kHandshaking) return;
-                   loop->counters().handshake_timeouts.Add();
-                   c->ForceClose(absl::DeadlineExceededError(absl::StrCat(
-                       "handshake not finished within ", absl::FormatDuration(timeout))));
-                 });
+void ServerCore::TrackHandshake(LoopThread& slot, Connection& connection) {
+  EventLoop* loop = slot.loop.get();
+  slot.handshakes->Add(&connection, loop->iteration_time());
+  if (slot.handshake_sweep_armed) return;
+  slot.handshake_sweep_armed = true;
+  loop->RunAfter(slot.handshakes->tick(), [this, &slot] { SweepHandshakes(slot); });
+}
+
+void ServerCore::SweepHandshakes(LoopThread& slot) {
+  EventLoop* loop = slot.loop.get();
+  const std::string reason = absl::StrCat("handshake not finished within ",
+                                          absl::FormatDuration(options_.handshake_timeout));
+  slot.handshakes->Advance(loop->iteration_time(), [loop, &reason](IdleWheel::Entry* entry) {
+    auto* c = static_cast<Connection*>(entry);
+    loop->counters().handshake_timeouts.Add();
+    c->ForceClose(absl::DeadlineExceededError(reason));
+    return true;
+  });
+  if (slot.handshakes->empty()) {
+    slot.handshake_sweep_armed = false;
+    return;
+  }
+  loop->RunAfter(slot.handshakes->tick(), [this, &slot] { SweepHandshakes(slot); });
+}
+
+ServerCore::LoopThread& ServerCore::SlotOf(const EventLoop* loop) {
+  for (const std::unique_ptr<LoopThread>& slot : loops_) {
+    if (slot->loop.get() == loop) return *slot;
+  }
+  std::abort();  // every connection belongs to one of this server's loops
 }
 
 void ServerCore::OnOpen(Connection& connection) {
+  // Opened after a handshake (one that opens in Start() is in no wheel
+  // yet): from the handshake wheel to the heartbeat.
+  if (connection.in_wheel()) {
+    LoopThread& slot = SlotOf(connection.loop());
+    if (slot.heartbeat != nullptr) {
+      slot.heartbeat->Add(&connection, connection.loop()->iteration_time());
+    } else {
+      connection.Unlink();
+    }
+  }
   connection.loop()->counters().connections_opened.Add();
   options_.logger.Debug("connection %d from %s opened", connection.id(),
                         connection.peer_address().ToString());

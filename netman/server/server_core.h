@@ -176,6 +176,11 @@ class ServerCore : private ConnectionEvents {
     std::thread thread;
     Notification exited;
     std::unique_ptr<IdleWheel> heartbeat;  // null when heartbeats are off
+    // Connections still in their handshake, until they open (then they move
+    // to `heartbeat`) or time out; null when handshake_timeout is zero. Its
+    // sweep timer runs only while it holds a connection.
+    std::unique_ptr<IdleWheel> handshakes;
+    bool handshake_sweep_armed = false;
   };
 
   // ConnectionEvents (called by connections on their loop threads).
@@ -198,7 +203,12 @@ class ServerCore : private ConnectionEvents {
   ConnectionPtr StartConnection(LoopThread& slot, UniqueFd fd, uint64_t id,
                                 const SocketAddress& peer,
                                 std::unique_ptr<Transport> transport);
-  void ArmHandshakeTimeout(EventLoop* loop, const ConnectionPtr& connection);
+  // Puts a connection that is still handshaking into its loop's handshake
+  // wheel (no per-connection timer: an idle connection costs no more than
+  // it did) and arms the loop's sweep if needed.
+  void TrackHandshake(LoopThread& slot, Connection& connection);
+  void SweepHandshakes(LoopThread& slot);
+  LoopThread& SlotOf(const EventLoop* loop);
   // Posts the shutdown to every loop (once); does not wait.
   void RequestStop();
   // Blocks until a Start() in progress on another thread has set up.

@@ -74,7 +74,9 @@ struct ServerOptions {
   // A connection whose transport or protocol handshake (TLS, WebSocket
   // upgrade) has not finished this long after accept is closed
   // (DeadlineExceeded; counted in stats, no OnOpen/OnClose). Zero disables.
-  // Connections without a handshake are never affected.
+  // Connections without a handshake are never affected. Checked by a
+  // per-loop wheel (no timer per connection), so a close comes at most an
+  // eighth of the timeout late.
   absl::Duration handshake_timeout = kDefaultHandshakeTimeout;
 
   // Heartbeat: a connection that sends no byte for `heartbeat_idle_time` is

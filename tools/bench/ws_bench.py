@@ -51,7 +51,7 @@ def rss_kib(pid):
 class Server:
   def __init__(self, kind, bins, extra=()):
     if kind == "netman":
-      cmd = [bins["ws_server"], "--port=0", "--loops=1", "--heartbeat=0", "--log_level=warning"]
+      cmd = [bins["ws_server"], "--port=0", "--loops=1", "--heartbeat_idle_time=0", "--log_level=warning"]
     else:
       cmd = [bins["ceiling"], "--port=0", "--threads=1"]
     cmd = ["taskset", "-c", "0"] + cmd + list(extra)
@@ -152,18 +152,19 @@ def main():
         results.setdefault((kind, size), []).append((rate, cpu_us))
         print("round %d size %d %s: %.0f msg/s, %.3f us CPU/msg" % (r, size, kind, rate, cpu_us),
               file=sys.stderr, flush=True)
-  print("| Body | ws_server msg/s | ceiling msg/s | ratio (median of per-round ratios) | "
-        "ws_server CPU/msg | ceiling CPU/msg |")
-  print("|---|---|---|---|---|---|")
-  for size in (64, 4096):
-    n = results[("netman", size)]
-    c = results[("ceiling", size)]
-    ratios = [a[0] / b[0] for a, b in zip(n, c)]
-    print("| %d B | %s | %s | %.2f× (rounds: %s) | %.2f µs | %.2f µs |" % (
-        size, "{:,.0f}".format(statistics.median(x[0] for x in n)),
-        "{:,.0f}".format(statistics.median(x[0] for x in c)), statistics.median(ratios),
-        ", ".join("%.2f" % x for x in ratios), statistics.median(x[1] for x in n),
-        statistics.median(x[1] for x in c)))
+  if args.rounds:
+    print("| Body | ws_server msg/s | ceiling msg/s | ratio (median of per-round ratios) | "
+          "ws_server CPU/msg | ceiling CPU/msg |")
+    print("|---|---|---|---|---|---|")
+    for size in (64, 4096):
+      n = results[("netman", size)]
+      c = results[("ceiling", size)]
+      ratios = [a[0] / b[0] for a, b in zip(n, c)]
+      print("| %d B | %s | %s | %.2f× (rounds: %s) | %.2f µs | %.2f µs |" % (
+          size, "{:,.0f}".format(statistics.median(x[0] for x in n)),
+          "{:,.0f}".format(statistics.median(x[0] for x in c)), statistics.median(ratios),
+          ", ".join("%.2f" % x for x in ratios), statistics.median(x[1] for x in n),
+          statistics.median(x[1] for x in c)))
   if args.memory_connections:
     print()
     print("| Server | connections | RSS before | RSS after | per connection |")
