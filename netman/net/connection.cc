@@ -241,7 +241,7 @@ void Connection::ProcessInput(std::span<char> fresh) {
     if (is_receiving()) {
       CloseInLoop(consumed.status());
     } else if (state() == State::kClosing) {
-      close_reason_ = consumed.status();
+      cold().close_reason = consumed.status();
     }
     input_.Release();
   } else {
@@ -350,7 +350,7 @@ void Connection::Flush() {
     context_->events->OnWriteComplete(*this);
   }
   if (state() == State::kClosing) {
-    CloseNow(std::move(close_reason_));
+    CloseNow(TakeCloseReason());
     return;
   }
   if (shutdown_after_flush_) {
@@ -565,7 +565,7 @@ void Connection::CloseInLoop(absl::Status reason) {
     CloseNow(std::move(reason));
     return;
   }
-  close_reason_ = std::move(reason);
+  if (!reason.ok()) cold().close_reason = std::move(reason);
   state_.store(State::kClosing, std::memory_order_release);
   if (!writing_) {
     // Inside a read, ProcessInput's flush sends it.

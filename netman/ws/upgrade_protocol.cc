@@ -2,8 +2,10 @@
 #include "netman/ws/upgrade_protocol.h"
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace netman::ws {
 
@@ -18,17 +20,32 @@ size_t UpgradeProtocol::Refuse(Connection& connection, const HttpRefusal& refusa
 
 absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span<char> input) {
   const std::string_view bytes(input.data(), input.size());
+  // The shared instance parses with a parser of this call's own.
+  std::optional<HttpRequestParser> local;
+  HttpRequestParser& parser =
+      parser_ ? *parser_ : local.emplace(context_->options->max_head_size);
   // Built here: the request's strings live for this call only.
   HttpRequest request;
-  switch (parser_.Parse(bytes, &request)) {
+  switch (parser.Parse(bytes, &request)) {
     case HttpRequestParser::Result::kNeedMore:
+      if (!parser_) {
+        // Split head: continue on an instance of this connection's own,
+        // which remembers how far the bytes were searched.
+        connection.SwitchProtocol(
+            ProtocolPtr::Owned(std::make_unique<UpgradeProtocol>(context_, std::move(local))));
+      }
       return 0;
     case HttpRequestParser::Result::kError:
-      return Refuse(connection, HttpRefusal{parser_.error_status(), parser_.error(), {}},
+      return Refuse(connection, HttpRefusal{parser.error_status(), parser.error(), {}},
                     input.size());
     case HttpRequestParser::Result::kDone:
       break;
   }
+  return Upgrade(connection, input, request, parser.head_size());
+}
+
+absl::StatusOr<size_t> UpgradeProtocol::Upgrade(Connection& connection, std::span<char> input,
+                                                const HttpRequest& request, size_t head) {
   if (!IsUpgradeRequest(request)) {
     const std::string& page = context_->options->http_page;
     if (request.method == "GET" && request.path == "/" && !page.empty()) {
@@ -54,7 +71,6 @@ absl::StatusOr<size_t> UpgradeProtocol::OnData(Connection& connection, std::span
     }
     if (refusal) return Refuse(connection, *refusal, input.size());
   }
-  const size_t head = parser_.head_size();
   (void)connection.SendBytes(SwitchingProtocolsResponse(check.agreement));
   const std::optional<DeflateParams>& deflate = check.agreement.deflate;
   connection.SwitchProtocol(endpoint->ProtocolFor(deflate.has_value(),

@@ -15,12 +15,23 @@
 // The server core closes connections whose upgrade takes longer than
 // ServerOptions::handshake_timeout.
 //
-// Threading: one per connection, on its loop thread.
+// Memory: a server has one shared, stateless instance (Shared()), where
+// every connection starts. A head that arrives in one read (the usual case)
+// is handled there, so a handshake allocates nothing per connection that
+// outlives it (allocations interleaved with the connections' own would stay
+// as heap holes). Only a head split over several reads moves the connection
+// to an instance of its own, which keeps the parser's progress so that each
+// read is scanned once, whatever the split.
+//
+// Threading: the shared instance is used by every loop (it keeps no state);
+// an owned one by its connection's loop thread.
 #ifndef NETMAN_WS_UPGRADE_PROTOCOL_H_
 #define NETMAN_WS_UPGRADE_PROTOCOL_H_
 
 #include <functional>
+#include <optional>
 #include <span>
+#include <utility>
 #include <string_view>
 
 #include "netman/net/connection.h"
@@ -44,8 +55,11 @@ struct UpgradeContext {
 
 class UpgradeProtocol final : public Protocol {
  public:
-  explicit UpgradeProtocol(const UpgradeContext* context)
-      : context_(context), parser_(context->options->max_head_size) {}
+  // Without `parser`: the server's shared instance. With one: a
+  // connection's own, continuing that parser's progress.
+  explicit UpgradeProtocol(const UpgradeContext* context,
+                           std::optional<HttpRequestParser> parser = std::nullopt)
+      : context_(context), parser_(std::move(parser)) {}
 
   bool OnAttach(Connection& connection) override { return false; }
   absl::StatusOr<size_t> OnData(Connection& connection, std::span<char> input) override;
@@ -55,10 +69,14 @@ class UpgradeProtocol final : public Protocol {
   }
 
  private:
+  // Handles a complete head (`parser` returned kDone).
+  absl::StatusOr<size_t> Upgrade(Connection& connection, std::span<char> input,
+                                 const HttpRequest& request, size_t head_size);
   size_t Refuse(Connection& connection, const HttpRefusal& refusal, size_t consumed);
 
   const UpgradeContext* const context_;
-  HttpRequestParser parser_;
+  // Engaged in an owned instance only (a head split over reads).
+  std::optional<HttpRequestParser> parser_;
 };
 
 }  // namespace netman::ws

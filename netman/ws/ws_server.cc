@@ -23,9 +23,7 @@ ServerOptions WithWsDefaults(ServerOptions options, const ws::WsOptions& ws_opti
 WsServer::WsServer(ServerOptions options, ws::WsOptions ws_options)
     : ServerCore(WithWsDefaults(std::move(options), ws_options),
                  // Called on the loops only after Start(): everything below exists.
-                 [this](Connection&) {
-                   return ProtocolPtr::Owned(std::make_unique<ws::UpgradeProtocol>(&upgrade_context_));
-                 }),
+                 [this](Connection&) { return ProtocolPtr::Shared(upgrade_.get()); }),
       ws_options_(std::move(ws_options)) {
   if (ws_options_.permessage_deflate) deflate_ = std::make_unique<ws::DeflateCodecs>();
   context_.options = &ws_options_;
@@ -40,6 +38,7 @@ WsServer::WsServer(ServerOptions options, ws::WsOptions ws_options)
   upgrade_context_.handshake.deflate_context_takeover = ws_options_.deflate_context_takeover;
   upgrade_context_.find_endpoint = [this](std::string_view path) { return FindEndpoint(path); };
   upgrade_context_.on_opened = [this](Connection& c) { Opened(c); };
+  upgrade_ = std::make_unique<ws::UpgradeProtocol>(&upgrade_context_);
   // Text and binary messages go through the router (global middleware
   // first) to the handler of the connection's endpoint.
   const Handler dispatch = [](Request& request) {

@@ -80,6 +80,8 @@ class WsServer final : public ServerCore {
   std::unique_ptr<ws::DeflateCodecs> deflate_;
   ws::WsServerContext context_;
   ws::UpgradeContext upgrade_context_;
+  // Where every connection starts (shared: see UpgradeProtocol).
+  std::unique_ptr<ws::UpgradeProtocol> upgrade_;
   // Path -> endpoint; filled before start, read-only afterwards.
   Mutex endpoints_mu_;
   bool endpoints_frozen_ ABSL_GUARDED_BY(endpoints_mu_) = false;
