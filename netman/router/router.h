@@ -120,6 +120,11 @@ class Router {
   absl::Status SetNotFoundHandler(Handler handler);
   bool has_not_found_handler() const { return static_cast<bool>(not_found_.handler); }
 
+  // Whether Use() added any global middleware. A protocol whose routes are
+  // its own and ungrouped (the WebSocket server's) may call its handler
+  // directly when there is none, exactly as Dispatch() would.
+  bool has_global_middleware() const { return !middleware_.empty(); }
+
   // Ends configuration (idempotent). Servers call it when they start.
   void Freeze();
   bool frozen() const;

@@ -10,6 +10,7 @@ namespace netman::ws {
 namespace {
 
 using websocket_wire::kFin;
+using websocket_wire::kLengthMask;
 using websocket_wire::kMaskBit;
 using websocket_wire::kMaskKeySize;
 using websocket_wire::kMaxControlPayload;
@@ -26,7 +27,6 @@ using websocket_wire::kRsv3;
 
 constexpr uint8_t kLength16 = 126;
 constexpr uint8_t kLength64 = 127;
-constexpr uint8_t kLengthMask = 0x7f;
 
 bool IsControl(uint8_t opcode) { return (opcode & 0x8) != 0; }
 
@@ -48,6 +48,10 @@ struct FrameParser::Header {
   uint32_t mask_key;
 };
 
+FrameParser::Event FrameParser::FailUtf8() {
+  return Fail(kCloseInvalidPayload, "invalid UTF-8 in a text message");
+}
+
 FrameParser::Event FrameParser::Fail(uint16_t code, const char* error) {
   Event e;
   e.kind = Kind::kError;
@@ -56,7 +60,7 @@ FrameParser::Event FrameParser::Fail(uint16_t code, const char* error) {
   return e;
 }
 
-FrameParser::Event FrameParser::Next(std::span<char> input) {
+FrameParser::Event FrameParser::NextSlow(std::span<char> input) {
   if (message_ != nullptr && !in_message_) message_.reset();  // delivered last call
   size_t pos = 0;
   for (;;) {

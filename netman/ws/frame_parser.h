@@ -46,6 +46,7 @@
 #include <string_view>
 
 #include "netman/ws/utf8_validator.h"
+#include "netman/ws/websocket_wire.h"
 
 namespace netman::ws {
 
@@ -82,25 +83,73 @@ class FrameParser {
   };
 
   FrameParser() = default;
-  explicit FrameParser(Options options) : options_(options) {}
+  explicit FrameParser(Options options) : options_(options), small_max_(SmallMax(options)) {}
   FrameParser(FrameParser&&) = default;
   FrameParser& operator=(FrameParser&&) = default;
 
   // Parses the bytes at the front of `input` (everything received and not
   // consumed). After kError the parser must not be used again.
-  Event Next(std::span<char> input);
+  //
+  // Inline for the common frame on its own: a whole unfragmented data
+  // message of at most 125 bytes, masked, no RSV bits, between messages.
+  // Every check of the general path holds for it by construction, so it is
+  // delivered after unmasking (and, for text, UTF-8 validation) alone.
+  Event Next(std::span<char> input) {
+    if (input.size() >= kSmallHeaderSize && !in_message_ && progress_ == 0) [[likely]] {
+      const auto b0 = static_cast<uint8_t>(input[0]);
+      const auto b1 = static_cast<uint8_t>(input[1]);
+      const size_t length = b1 & websocket_wire::kLengthMask;
+      if ((b0 == kFinBinary || b0 == kFinText) && (b1 & websocket_wire::kMaskBit) != 0 &&
+          length <= small_max_ && input.size() >= kSmallHeaderSize + length) [[likely]] {
+        char* const payload = input.data() + kSmallHeaderSize;
+        websocket_wire::MaskCopy(payload, payload, length,
+                                 websocket_wire::LoadMaskKey(payload - websocket_wire::kMaskKeySize));
+        const std::string_view body(payload, length);
+        if (b0 == kFinText && !Utf8Validator::IsValid(body)) [[unlikely]] return FailUtf8();
+        if (message_ != nullptr) message_.reset();  // a fragmented message delivered last call
+        Event e;
+        e.kind = Kind::kMessage;
+        e.consumed = kSmallHeaderSize + length;
+        e.opcode = b0 & websocket_wire::kOpcodeMask;
+        e.payload = body;
+        return e;
+      }
+    }
+    return NextSlow(input);
+  }
 
   // Between messages with no partly received frame: nothing here needs to
   // survive until the next bytes arrive.
   bool idle() const { return !in_message_ && progress_ == 0; }
   const Options& options() const { return options_; }
-  void set_options(const Options& options) { options_ = options; }
+  void set_options(const Options& options) {
+    options_ = options;
+    small_max_ = SmallMax(options);
+  }
 
  private:
   struct Header;
+  // A masked frame of at most 125 bytes: 2 bytes and the key.
+  static constexpr size_t kSmallHeaderSize = 2 + websocket_wire::kMaskKeySize;
+  static constexpr uint8_t kFinBinary = websocket_wire::kFin | websocket_wire::kOpBinary;
+  static constexpr uint8_t kFinText = websocket_wire::kFin | websocket_wire::kOpText;
+
+  // The largest payload Next() takes inline: 125, or less under a smaller
+  // max_message.
+  static uint8_t SmallMax(const Options& options) {
+    return static_cast<uint8_t>(options.max_message == 0 ||
+                                        options.max_message > websocket_wire::kMaxControlPayload
+                                    ? websocket_wire::kMaxControlPayload
+                                    : options.max_message);
+  }
+
+  // Next() for everything but the inline case.
+  Event NextSlow(std::span<char> input);
   Event Fail(uint16_t code, const char* error);
+  [[gnu::cold, gnu::noinline]] Event FailUtf8();
 
   Options options_;
+  uint8_t small_max_ = SmallMax(Options{});
   // The current frame's payload bytes already unmasked (and, for text,
   // validated) while the rest has not arrived.
   size_t progress_ = 0;

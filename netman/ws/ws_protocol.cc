@@ -1,6 +1,7 @@
 // Copyright netman authors.
 #include "netman/ws/ws_protocol.h"
 
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -41,6 +42,14 @@ std::string ClosePayload(uint16_t code, std::string_view reason) {
   while (!reason.empty() && !Utf8Validator::IsValid(reason)) reason.remove_suffix(1);
   payload.append(reason);
   return payload;
+}
+
+// Appends one unmasked frame, header and payload in one reservation.
+[[gnu::always_inline]] inline void AppendFrame(uint8_t first, std::string_view payload, Buffer& out) {
+  char* const frame = out.Writable(kMaxFrameHeaderSize + payload.size());
+  const size_t n = websocket_wire::EncodeFrameHeader(first, payload.size(), false, frame);
+  if (!payload.empty()) std::memcpy(frame + n, payload.data(), payload.size());
+  out.Commit(n + payload.size());
 }
 
 [[gnu::cold]] absl::Status ProtocolError(uint16_t code, std::string_view what) {
@@ -94,6 +103,11 @@ const void* WsProtocol::encoding_key() const {
 }
 
 absl::Status WsProtocol::Encode(uint32_t id, std::string_view body, Buffer& out) {
+  // The common case first: a data frame, uncompressed, nothing closing.
+  if ((id == kOpBinary || id == kOpText) && !deflate_ && session_ == nullptr) [[likely]] {
+    AppendFrame(kFin | static_cast<uint8_t>(id), body, out);
+    return absl::OkStatus();
+  }
   uint8_t first = kFin;
   switch (id) {
     case kOpText:
@@ -114,77 +128,90 @@ absl::Status WsProtocol::Encode(uint32_t id, std::string_view body, Buffer& out)
           absl::StrCat("message id ", id, " is not a WebSocket opcode (1 text, 2 binary)"));
   }
   first |= static_cast<uint8_t>(id);
-  const WsOptions& options = *endpoint_->context().options;
-  if (deflate_ && (id == kOpText || id == kOpBinary) && body.size() >= options.deflate_min_size) {
-    // Runs on the connection's loop (Connection::Send posts other threads'
-    // bodies there), so the loop's shared compressor is free.
-    Deflater* deflater = session_ != nullptr ? session_->deflater.get() : nullptr;
-    LoopCodecs* codecs = nullptr;
-    if (endpoint_->context().deflate != nullptr) {
-      // EventLoop identity: the current thread's loop. Encode has no
-      // connection, but one LoopCodecs per thread is what we need.
-      codecs = &endpoint_->context().deflate->ForThread();
-    }
-    std::string local;
-    std::string& compressed = codecs != nullptr ? codecs->compressed : local;
-    if (deflater == nullptr && codecs != nullptr) {
-      absl::StatusOr<Deflater*> d = codecs->DeflaterFor(window_bits_);
-      if (!d.ok()) return d.status();
-      deflater = *d;
-    }
-    if (deflater != nullptr) {
-      const bool reset = session_ == nullptr || session_->deflater == nullptr;
-      if (absl::Status s = deflater->Compress(body, reset, compressed); !s.ok()) return s;
-      char header[kMaxFrameHeaderSize];
-      const size_t n = websocket_wire::EncodeFrameHeader(first | kRsv1, compressed.size(),
-                                                         false, header);
-      out.Append(std::string_view(header, n));
-      out.Append(compressed);
-      return absl::OkStatus();
-    }
+  if (deflate_ && (id == kOpText || id == kOpBinary) &&
+      body.size() >= endpoint_->context().options->deflate_min_size) {
+    return EncodeCompressed(first, body, out);
   }
-  char header[kMaxFrameHeaderSize];
-  const size_t n = websocket_wire::EncodeFrameHeader(first, body.size(), false, header);
-  out.Append(std::string_view(header, n));
-  out.Append(body);
+  AppendFrame(first, body, out);
   return absl::OkStatus();
 }
 
-absl::Status WsProtocol::DispatchMessage(Connection& connection, uint8_t opcode,
-                                         std::string_view payload, bool compressed,
-                                         WsSession* session, uint16_t* close_code) {
-  if (compressed) {
-    const WsServerContext& context = endpoint_->context();
-    if (!deflate_ || context.deflate == nullptr) {
-      *close_code = kCloseProtocolError;
-      return ProtocolError(*close_code, "compressed message without permessage-deflate");
+absl::Status WsProtocol::EncodeCompressed(uint8_t first, std::string_view body, Buffer& out) {
+  // Runs on the connection's loop (Connection::Send posts other threads'
+  // bodies there), so the loop's shared compressor is free.
+  Deflater* deflater = session_ != nullptr ? session_->deflater.get() : nullptr;
+  LoopCodecs* codecs = nullptr;
+  if (endpoint_->context().deflate != nullptr) {
+    // EventLoop identity: the current thread's loop. Encode has no
+    // connection, but one LoopCodecs per thread is what we need.
+    codecs = &endpoint_->context().deflate->ForThread();
+  }
+  std::string local;
+  std::string& compressed = codecs != nullptr ? codecs->compressed : local;
+  if (deflater == nullptr && codecs != nullptr) {
+    absl::StatusOr<Deflater*> d = codecs->DeflaterFor(window_bits_);
+    if (!d.ok()) return d.status();
+    deflater = *d;
+  }
+  if (deflater != nullptr) {
+    const bool reset = session_ == nullptr || session_->deflater == nullptr;
+    if (absl::Status s = deflater->Compress(body, reset, compressed); !s.ok()) return s;
+    AppendFrame(first | kRsv1, compressed, out);
+    return absl::OkStatus();
+  }
+  // No compressor (the codecs failed to start): the frame goes uncompressed.
+  AppendFrame(first, body, out);
+  return absl::OkStatus();
+}
+
+absl::Status WsProtocol::Inflate(uint8_t opcode, std::string_view& payload,
+                                 uint16_t* close_code) {
+  const WsServerContext& context = endpoint_->context();
+  if (!deflate_ || context.deflate == nullptr) {
+    *close_code = kCloseProtocolError;
+    return ProtocolError(*close_code, "compressed message without permessage-deflate");
+  }
+  LoopCodecs& codecs = context.deflate->ForThread();
+  if (codecs.inflater == nullptr) {
+    absl::StatusOr<std::unique_ptr<Inflater>> inflater = Inflater::Create();
+    if (!inflater.ok()) {
+      *close_code = kCloseInternalError;
+      return inflater.status();
     }
-    LoopCodecs& codecs = context.deflate->ForThread();
-    if (codecs.inflater == nullptr) {
-      absl::StatusOr<std::unique_ptr<Inflater>> inflater = Inflater::Create();
-      if (!inflater.ok()) {
-        *close_code = kCloseInternalError;
-        return inflater.status();
-      }
-      codecs.inflater = *std::move(inflater);
-    }
-    absl::Status s =
-        codecs.inflater->Decompress(payload, context.options->max_message, codecs.decompressed);
-    if (!s.ok()) {
-      *close_code = absl::IsResourceExhausted(s) ? kCloseMessageTooBig : kCloseInvalidPayload;
-      return ProtocolError(*close_code, std::string(s.message()));
-    }
-    payload = codecs.decompressed;
-    if (opcode == kOpText && !Utf8Validator::IsValid(payload)) {
-      *close_code = kCloseInvalidPayload;
-      return ProtocolError(*close_code, "invalid UTF-8 in a text message");
-    }
+    codecs.inflater = *std::move(inflater);
+  }
+  absl::Status s =
+      codecs.inflater->Decompress(payload, context.options->max_message, codecs.decompressed);
+  if (!s.ok()) {
+    *close_code = absl::IsResourceExhausted(s) ? kCloseMessageTooBig : kCloseInvalidPayload;
+    return ProtocolError(*close_code, std::string(s.message()));
+  }
+  payload = codecs.decompressed;
+  if (opcode == kOpText && !Utf8Validator::IsValid(payload)) {
+    *close_code = kCloseInvalidPayload;
+    return ProtocolError(*close_code, "invalid UTF-8 in a text message");
+  }
+  return absl::OkStatus();
+}
+
+inline absl::Status WsProtocol::DispatchMessage(Connection& connection, uint8_t opcode,
+                                                std::string_view payload, bool compressed,
+                                                WsSession* session, uint16_t* close_code) {
+  if (compressed) [[unlikely]] {
+    if (absl::Status s = Inflate(opcode, payload, close_code); !s.ok()) return s;
   }
   if (session != nullptr && session->close_sent) return absl::OkStatus();  // closing: dropped
   const Message message{opcode, payload};
   Request request(connection, message);
   try {
-    (void)endpoint_->context().router->Dispatch(request);
+    const Router& router = *endpoint_->context().router;
+    if (!router.has_global_middleware()) [[likely]] {
+      // What Dispatch() would do: ids 1 and 2 are WsServer's own
+      // ungrouped routes, which call the endpoint's handler.
+      if (endpoint_->handler().message) endpoint_->handler().message(request);
+    } else {
+      (void)router.Dispatch(request);
+    }
   } catch (const std::exception& e) {
     *close_code = kCloseInternalError;
     return absl::InternalError(absl::StrCat("websocket handler threw: ", e.what()));

@@ -40,7 +40,8 @@ WsServer::WsServer(ServerOptions options, ws::WsOptions ws_options)
   upgrade_context_.on_opened = [this](Connection& c) { Opened(c); };
   upgrade_ = std::make_unique<ws::UpgradeProtocol>(&upgrade_context_);
   // Text and binary messages go through the router (global middleware
-  // first) to the handler of the connection's endpoint.
+  // first) to the handler of the connection's endpoint. With no global
+  // middleware WsProtocol calls that handler itself, skipping this hop.
   const Handler dispatch = [](Request& request) {
     // Only WsProtocol dispatches these ids.
     auto* protocol = static_cast<ws::WsProtocol*>(request.connection().protocol());

@@ -181,7 +181,7 @@ enum class Parse { kNeedMore, kBad, kFrame };
 
 // Size of a masked frame's header (mask key included) from its second byte.
 size_t HeaderSize(uint8_t b1) {
-  const uint8_t code = b1 & 0x7f;
+  const uint8_t code = b1 & netman::websocket_wire::kLengthMask;
   return 2 + (code == 126 ? 2 : code == 127 ? 8 : 0) + 4;
 }
 
@@ -209,7 +209,7 @@ Parse ParseHeader(const char* p, size_t len, uint64_t max_payload,
   if (len < 2) return Parse::kNeedMore;
   const auto b1 = static_cast<uint8_t>(p[1]);
   if ((b1 & 0x80) == 0) return Parse::kBad;  // clients must mask
-  const uint8_t code = b1 & 0x7f;
+  const uint8_t code = b1 & netman::websocket_wire::kLengthMask;
   if ((b0 & 0x08) != 0 && code > 125) return Parse::kBad;  // control frame
   const size_t size = HeaderSize(b1);
   if (len < size) return Parse::kNeedMore;

@@ -262,7 +262,7 @@ std::string DescribeFrameHeader(const char* h, size_t n) {
   const auto b1 = static_cast<uint8_t>(h[1]);
   const uint8_t opcode = b0 & 0x0f;
   std::string length;
-  const uint8_t code = b1 & 0x7f;
+  const uint8_t code = b1 & netman::websocket_wire::kLengthMask;
   if (code <= 125) {
     length = absl::StrCat(static_cast<int>(code));
   } else if (code == 126 && n >= 4) {
