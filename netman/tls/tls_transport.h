@@ -74,7 +74,8 @@ class TlsTransport final : public Transport {
   // The BIO's ends.
   static int BioRead(BIO* bio, char* out, int len);
   static int BioWrite(BIO* bio, const char* in, int len);
-  // Sends `bytes` now if nothing is pending, keeps the rest.
+  // Sends `bytes` now if nothing is pending (and Write() is not collecting
+  // records), keeps the rest.
   void SendOrKeep(const char* bytes, size_t len);
   // Sends pending wire bytes.
   void FlushPending();
@@ -95,6 +96,8 @@ class TlsTransport final : public Transport {
   bool handshake_done_ = false;
   bool shutdown_sent_ = false;
   bool close_owed_ = false;     // OnClosing() came: close_notify after the data
+  // Inside Write()'s sealing: records collect in wire_ and leave together.
+  bool collecting_ = false;
   mutable std::unique_ptr<TlsPeerInfo> peer_info_;
 };
 
