@@ -49,9 +49,26 @@ void IdleWheel::Place(Entry* entry) {
   PushBack(&heads_[static_cast<size_t>(tick) % buckets_], entry);
 }
 
+void IdleWheel::CatchUp(int64_t now_tick) {
+  const int64_t behind = now_tick - done_tick_;
+  if (behind <= 0) return;
+  const int64_t visits = std::min<int64_t>(behind, static_cast<int64_t>(buckets_));
+  for (int64_t i = 0; i < visits; ++i) {
+    const Entry* head = &heads_[static_cast<size_t>(done_tick_ + 1) % buckets_];
+    if (head->next_ != head) return;  // due entries: Advance() expires them
+    ++done_tick_;
+  }
+  done_tick_ = now_tick;  // every bucket was empty
+}
+
 void IdleWheel::Add(Entry* entry, absl::Time now) {
   entry->Unlink();
   entry->Touch(now);
+  // A wheel not advanced for a while (one whose owner stops its timer while
+  // it is empty) first skips the empty ticks it has not visited: otherwise
+  // the new entry's bucket could be one of those stale ticks, reached by the
+  // next Advance() a whole revolution early.
+  CatchUp(TickAt(now));
   Place(entry);
 }
 

@@ -89,7 +89,9 @@ class IdleWheel {
   IdleWheel(const IdleWheel&) = delete;
   IdleWheel& operator=(const IdleWheel&) = delete;
 
-  // Starts tracking `entry` as active at `now`.
+  // Starts tracking `entry` as active at `now`. Advance() need not run
+  // while the wheel is empty: Add() catches up with the ticks it missed.
+  // While entries are tracked it must run at least once per tick.
   void Add(Entry* entry, absl::Time now);
   // Expires what has been idle for idle_time as of `now`. Returns how many
   // entries were expired.
@@ -103,6 +105,8 @@ class IdleWheel {
 
  private:
   int64_t TickAt(absl::Time t) const;  // floor
+  // Moves done_tick_ over the empty buckets due by `now_tick`.
+  void CatchUp(int64_t now_tick);
   void Place(Entry* entry);            // into the bucket of its deadline
   static void PushBack(Entry* head, Entry* entry);
 

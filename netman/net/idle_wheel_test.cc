@@ -146,6 +146,38 @@ TEST(IdleWheelSinceAddedTest, TouchDoesNotPostponeExpiry) {
   EXPECT_TRUE(wheel.empty());
 }
 
+// A handshake wheel stops being advanced while it is empty. An entry added
+// after such a pause must still get its whole timeout, not expire at the
+// next Advance() because its bucket is one the wheel had not visited yet.
+TEST(IdleWheelSinceAddedTest, AnEntryAddedAfterAPauseGetsItsWholeTimeout) {
+  const absl::Duration tick = absl::Milliseconds(1250);
+  IdleWheel wheel(absl::Seconds(10), tick, kStart, IdleWheel::Expiry::kSinceAdded);
+  std::vector<int> expired;
+  auto advance = [&](absl::Time now) {
+    expired.clear();
+    wheel.Advance(now, [&](IdleWheel::Entry* e) {
+      expired.push_back(static_cast<Item*>(e)->id);
+      return true;
+    });
+    return expired;
+  };
+  Item a(1);
+  wheel.Add(&a, kStart);
+  a.Unlink();  // handshake done
+  EXPECT_TRUE(advance(kStart + tick).empty());  // empty: the owner stops advancing
+  for (const absl::Duration pause : {absl::Seconds(5), absl::Seconds(40)}) {
+    SCOPED_TRACE(absl::FormatDuration(pause));
+    Item b(2);
+    const absl::Time added = kStart + tick + pause;
+    wheel.Add(&b, added);
+    for (absl::Time t = added + tick; t < added + absl::Seconds(10); t += tick) {
+      EXPECT_TRUE(advance(t).empty()) << absl::FormatDuration(t - added);
+    }
+    EXPECT_EQ(advance(added + absl::Seconds(10) + tick), std::vector<int>{2});
+    EXPECT_TRUE(wheel.empty());
+  }
+}
+
 TEST(IdleWheelSinceAddedTest, UnlinkedEntryLeavesTheWheelEmpty) {
   IdleWheel wheel(absl::Seconds(3), absl::Seconds(1), kStart, IdleWheel::Expiry::kSinceAdded);
   Item a(1);

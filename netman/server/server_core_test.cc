@@ -499,6 +499,41 @@ TEST_F(XorServerTest, AStalledHandshakeTimesOutWithoutDelayingOthers) {
   EXPECT_EQ(stats.handshake_failures, 1u);
 }
 
+// The handshake sweep stops while no handshake is pending; a connection
+// arriving after such a lull still gets the whole timeout (it used to land
+// in a bucket the stale wheel reached at its next sweep, ~1/8 of it later).
+TEST_F(XorServerTest, AHandshakeAfterALullGetsItsWholeTimeout) {
+  ServerOptions options = Options();
+  options.clock = &clock_;
+  options.handshake_timeout = absl::Seconds(10);
+  Start(options);
+  RawPeer good(server_->port());
+  ASSERT_TRUE(good.Send(std::string(1, '\x07') + Xor(Frame(0, "a"), 7)));
+  EXPECT_EQ(Xor(good.Read(1 + 9).substr(1), 7), Frame(0, "a"));
+  // Two round trips: the first wakes the loop past the sweep's due time,
+  // the second starts after that iteration ran its timers.
+  auto round_trips = [&] {
+    for (const char* body : {"b", "c"}) {
+      ASSERT_TRUE(good.Send(Xor(Frame(0, body), 7)));
+      EXPECT_EQ(Xor(good.Read(9), 7), Frame(0, body));
+    }
+  };
+  clock_.Advance(absl::Seconds(2));
+  round_trips();  // the sweep finds no handshake and stops
+  clock_.Advance(absl::Seconds(5));
+  RawPeer stalled(server_->port());
+  // Until the loop has taken the stalled connection (tracked at 7 s).
+  for (int i = 0; i < 1000 && server_->stats().connections_accepted < 2; ++i) round_trips();
+  ASSERT_EQ(server_->stats().connections_accepted, 2u);
+  clock_.Advance(absl::Seconds(2));
+  round_trips();  // a sweep runs: 2 s of 10 have passed
+  EXPECT_EQ(server_->stats().handshake_timeouts, 0u);
+  clock_.Advance(absl::Seconds(9));
+  round_trips();
+  EXPECT_TRUE(stalled.ReadUntilClosed());
+  EXPECT_EQ(server_->stats().handshake_timeouts, 1u);
+}
+
 // ---------------------------------------------------------------- core API
 
 TEST_F(ServerCoreTest, SendWithWritesTheBodyInPlaceFromAnyThread) {
