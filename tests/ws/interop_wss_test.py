@@ -32,6 +32,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -233,17 +234,27 @@ def https_page(server, ctx):
           "GET / over TLS: not the chat page: %r" % body[:200])
 
 
+def connected_socket(server):
+  """A TCP connection to the server and the log's name for it
+  ("127.0.0.1:<our port>"), for a client library to run over."""
+  sock = socket.create_connection(("127.0.0.1", server.port), timeout=IO_TIMEOUT)
+  return sock, "(127.0.0.1:%d) closed during its handshake" % sock.getsockname()[1]
+
+
 async def untrusted(server, trusted, untrusted_ctx):
-  closed = server.log_count("closed during its handshake")
+  sock, closed = connected_socket(server)
   try:
-    async with websockets.connect(server.uri(), ssl=untrusted_ctx, open_timeout=IO_TIMEOUT):
+    async with websockets.connect(server.uri(), ssl=untrusted_ctx, sock=sock,
+                                  server_hostname="127.0.0.1", open_timeout=IO_TIMEOUT):
       raise TestFailure("a client that does not trust the CA completed the handshake")
   except ssl.SSLCertVerificationError as e:
     check(e.verify_code == 20 or "unable to get local issuer" in str(e),
           "verification failed for another reason: %r" % e)
+  finally:
+    sock.close()
   # The server saw that connection end during its TLS handshake (asyncio's
   # ssl closes without an alert), logged it, and serves the next one.
-  server.wait_for_log("closed during its handshake", closed + 1)
+  server.wait_for_log(closed)
   async with websockets.connect(server.uri(), ssl=trusted, open_timeout=IO_TIMEOUT) as ws:
     await ws.send("after the untrusted client")
     check(await ws.recv() == "after the untrusted client", "echo after an untrusted client")
@@ -253,25 +264,30 @@ async def plain_ws_refused(server, ctx):
   async with websockets.connect(server.uri(), ssl=ctx, open_timeout=IO_TIMEOUT) as good:
     await good.send("before")
     check(await good.recv() == "before", "echo before the plain client")
-    failures = server.log_count("tls handshake failed")
     # The library's plain ws:// client: the server answers the cleartext
     # request with at most a TLS alert and closes; no HTTP response.
+    sock, closed = connected_socket(server)
     try:
-      async with websockets.connect(server.uri(scheme="ws"), open_timeout=IO_TIMEOUT):
+      async with websockets.connect(server.uri(scheme="ws"), sock=sock,
+                                    open_timeout=IO_TIMEOUT):
         raise TestFailure("a plain ws:// client was upgraded on the TLS port")
     except (websockets.InvalidMessage, websockets.InvalidHandshake, ConnectionError,
             EOFError) as e:
       print("    plain ws:// client refused: %r" % e)
+    finally:
+      sock.close()
+    server.wait_for_log(closed + ": INVALID_ARGUMENT: tls handshake failed")
     # The same by hand: the cleartext upgrade gets no 101 and the connection
     # is closed (read to EOF, bounded by IO_TIMEOUT).
     raw = Conn(server.port)
+    closed = "(127.0.0.1:%d) closed during its handshake" % raw.sock.getsockname()[1]
     try:
       raw.send(upgrade_request(new_key(), b"/echo"))
       rest = raw.read_until_eof("a cleartext upgrade on the TLS port")
     finally:
       raw.close()
     check(b"HTTP/1.1" not in rest, "a cleartext reply on the TLS port: %r" % rest[:100])
-    server.wait_for_log("tls handshake failed", failures + 2)
+    server.wait_for_log(closed + ": INVALID_ARGUMENT: tls handshake failed")
     # The open wss connection never noticed.
     await good.send(b"\x00after\xff" * 1000)
     check(await good.recv() == b"\x00after\xff" * 1000, "echo after the plain clients")
