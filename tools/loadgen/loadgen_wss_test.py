@@ -20,13 +20,33 @@
 #   python3 loadgen_wss_test.py LOADGEN WS_SERVER TLS_ECHO_SERVER_PY
 
 import os
+import re
+import select
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loadgen_smoke_test import (TestFailure, check_clean_load, run_loadgen,  # noqa: E402
-                                start_server, stop)
+from loadgen_smoke_test import TestFailure, check_clean_load, run_loadgen, stop  # noqa: E402
+
+
+def start_ws_server(cmd, log_path):
+  """Starts ws_server with its stderr in log_path; returns (process, port)."""
+  with open(log_path, "w") as log:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+  ready, _, _ = select.select([proc.stdout], [], [], 20)
+  line = proc.stdout.readline() if ready else ""
+  m = re.search(r"listening on \S+:(\d+)\s*$", line)
+  if not m:
+    proc.kill()
+    proc.wait()
+    raise TestFailure("ws_server printed %r instead of a listening line" % line)
+  return proc, int(m.group(1))
+
+
+def log_tail(path, n=40):
+  with open(path, errors="replace") as f:
+    return "".join(f.readlines()[-n:])
 
 
 def main():
@@ -35,10 +55,12 @@ def main():
   certs = os.path.join(tmp, "certs")
   subprocess.run([sys.executable, tls_echo_server, "make_certs", certs], check=True,
                  timeout=60)
-  server, port = start_server([ws_server, "--host=127.0.0.1", "--port=0", "--loops=2",
-                               "--log_level=warning",
-                               "--tls_cert=" + os.path.join(certs, "server.pem"),
-                               "--tls_key=" + os.path.join(certs, "server.key")])
+  server_log = os.path.join(tmp, "ws_server.stderr")
+  server, port = start_ws_server([ws_server, "--host=127.0.0.1", "--port=0", "--loops=2",
+                                  "--log_level=debug",
+                                  "--tls_cert=" + os.path.join(certs, "server.pem"),
+                                  "--tls_key=" + os.path.join(certs, "server.key")],
+                                 server_log)
   try:
     ca = "--tls_ca=" + os.path.join(certs, "ca.pem")
     common = ["--port=%d" % port, "--mode=ws", "--ws_path=/echo", "--tls", ca,
@@ -87,14 +109,16 @@ def main():
     result, _ = run_loadgen(loadgen, common + ["--size=200", "--pipeline=8"], 0, tmp)
     check_clean_load(result, "wss load after the failures")
     print("ok: wss load after the failed connections")
+  except TestFailure as e:
+    raise TestFailure("%s\nws_server's log (last lines):\n%s" % (e, log_tail(server_log)))
   finally:
-    if server.poll() is not None:
-      raise TestFailure("ws_server died (exit %d): %s" % (server.returncode,
-                                                          server.stderr.read()))
+    died = server.poll()
     stop(server)
-    if server.returncode != 0:
-      raise TestFailure("ws_server exited %d after SIGTERM: %s" % (server.returncode,
-                                                                   server.stderr.read()))
+  if died is not None:
+    raise TestFailure("ws_server died (exit %d):\n%s" % (died, log_tail(server_log)))
+  if server.returncode != 0:
+    raise TestFailure("ws_server exited %d after SIGTERM:\n%s" % (server.returncode,
+                                                                log_tail(server_log)))
   print("PASS")
 
 
