@@ -5,6 +5,8 @@
 # messages, one loop, many peers, measured with loadgen --mode=udp against
 #   bare     tools/bench/udp_echo_server (recvmmsg/sendmmsg, no framework)
 #   netman   netman/udp:udp_server --loops=1 (batched, the default)
+#   bare_gso (with --gso) the same ceiling with --gso: replies of a batch to
+#            one peer of one size leave as one UDP_SEGMENT message
 #   single   netman/udp:udp_server --loops=1 --udp_batch=1 (one datagram per
 #            system call each way)
 # in interleaved rounds (bare, netman, single, bare, ...). Per run: replies
@@ -45,9 +47,9 @@ def start(cmd, prefix):
 
 
 def run(kind, args, bin_dir):
-  if kind == "bare":
+  if kind in ("bare", "bare_gso"):
     cmd = [os.path.join(bin_dir, "tools/bench/udp_echo_server"), "--port=0",
-           "--batch=%d" % args.batch]
+           "--batch=%d" % args.batch] + (["--gso"] if kind == "bare_gso" else [])
     prefix = "udp_echo_server listening on "
   else:
     cmd = [os.path.join(bin_dir, "netman/udp/udp_server"), "--host=127.0.0.1", "--port=0",
@@ -90,16 +92,21 @@ def main():
   p.add_argument("--warmup", type=float, default=1)
   p.add_argument("--loadgen_threads", type=int, default=1)
   p.add_argument("--bin_dir", default="bazel-bin")
+  p.add_argument("--gso", action="store_true",
+                 help="also run the ceiling with --gso (UDP_SEGMENT per peer): bare_gso")
   args = p.parse_args()
-  runs = {"bare": [], "netman": [], "single": []}
+  kinds = ("bare", "netman", "single") + (("bare_gso",) if args.gso else ())
+  runs = {kind: [] for kind in kinds}
   ratios = {"netman_vs_bare_msgs": [], "netman_vs_bare_cpu_per_msg": [],
             "single_vs_netman_msgs": [], "single_vs_netman_cpu_per_msg": []}
+  if args.gso:
+    ratios.update({"gso_vs_bare_msgs": [], "gso_vs_bare_cpu_per_msg": []})
   for r in range(args.rounds):
     got = {}
-    for kind in ("bare", "netman", "single"):
+    for kind in kinds:
       got[kind] = run(kind, args, args.bin_dir)
       runs[kind].append(got[kind])
-      print("round %d %-6s %9.0f msgs/s  server cpu %.2f  %6.0f ns/msg  p50 %.0f us  lost %d"
+      print("round %d %-8s %9.0f msgs/s  server cpu %.2f  %6.0f ns/msg  p50 %.0f us  lost %d"
             % (r, kind, got[kind]["msgs_per_s"], got[kind]["server_cpu"],
                got[kind]["cpu_ns_per_msg"], got[kind]["p50_us"], got[kind]["lost"]),
             flush=True)
@@ -110,6 +117,10 @@ def main():
         got["single"]["msgs_per_s"] / got["netman"]["msgs_per_s"])
     ratios["single_vs_netman_cpu_per_msg"].append(
         got["single"]["cpu_ns_per_msg"] / got["netman"]["cpu_ns_per_msg"])
+    if args.gso:
+      ratios["gso_vs_bare_msgs"].append(got["bare_gso"]["msgs_per_s"] / got["bare"]["msgs_per_s"])
+      ratios["gso_vs_bare_cpu_per_msg"].append(
+          got["bare_gso"]["cpu_ns_per_msg"] / got["bare"]["cpu_ns_per_msg"])
   summary = {"config": vars(args), "median": {}, "ratios_median": {}, "ratios": ratios}
   for kind, rs in runs.items():
     summary["median"][kind] = {
