@@ -24,7 +24,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wsproto import IO_TIMEOUT, ServerProcess, Suite, TestFailure, check  # noqa: E402
+from wsproto import IO_TIMEOUT, ServerProcess, Suite, TestFailure, check, run_async  # noqa: E402
 
 import websockets  # noqa: E402  (Debian python3-websockets)
 from websockets.extensions.permessage_deflate import (  # noqa: E402
@@ -32,18 +32,6 @@ from websockets.extensions.permessage_deflate import (  # noqa: E402
 
 MIB = 1 << 20
 rng = random.Random(42)
-
-
-def run_async(coro_fn, *args):
-  """Runs an async case; library errors become TestFailure with their repr."""
-  async def bounded():
-    return await asyncio.wait_for(coro_fn(*args), timeout=3 * IO_TIMEOUT)
-  try:
-    asyncio.run(bounded())
-  except TestFailure:
-    raise
-  except Exception as e:  # the library's errors carry the evidence
-    raise TestFailure("%s: %r" % (type(e).__name__, e))
 
 
 def uri(server, path="/echo"):

@@ -42,25 +42,14 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wsproto import IO_TIMEOUT, Conn, Suite, TestFailure, check, new_key, upgrade_request  # noqa: E402
+from wsproto import (IO_TIMEOUT, Conn, Suite, TestFailure, check, new_key, run_async,  # noqa: E402
+                     upgrade_request)
 
 import websockets  # noqa: E402  (Debian python3-websockets)
 from websockets.extensions.permessage_deflate import PerMessageDeflate  # noqa: E402
 
 MIB = 1 << 20
 rng = random.Random(7)
-
-
-def run_async(coro_fn, *args):
-  """Runs an async case; library errors become TestFailure with their repr."""
-  async def bounded():
-    return await asyncio.wait_for(coro_fn(*args), timeout=3 * IO_TIMEOUT)
-  try:
-    asyncio.run(bounded())
-  except TestFailure:
-    raise
-  except Exception as e:  # the library's errors carry the evidence
-    raise TestFailure("%s: %r" % (type(e).__name__, e))
 
 
 class Pki:

@@ -20,6 +20,7 @@
 # read some bytes before sending more uses a ping round trip on another
 # connection of a one-loop server (WsClient.barrier).
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -58,6 +59,18 @@ class TestFailure(Exception):
 def check(cond, what):
   if not cond:
     raise TestFailure(what)
+
+
+def run_async(coro_fn, *args):
+  """Runs an async case; library errors become TestFailure with their repr."""
+  async def bounded():
+    return await asyncio.wait_for(coro_fn(*args), timeout=3 * IO_TIMEOUT)
+  try:
+    asyncio.run(bounded())
+  except TestFailure:
+    raise
+  except Exception as e:  # the library's errors carry the evidence
+    raise TestFailure("%s: %r" % (type(e).__name__, e))
 
 
 def accept_for(key):
