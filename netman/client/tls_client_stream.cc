@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "netman/base/status.h"
-#include "netman/client/tls_errors.h"
+#include "netman/tls/tls_errors.h"
 
 namespace netman {
 namespace {

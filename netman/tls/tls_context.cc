@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "netman/base/status.h"
+#include "netman/tls/tls_errors.h"
 #include "netman/tls/tls_transport.h"
 
 namespace netman {
@@ -50,14 +51,10 @@ constexpr size_t kMaxAlpnName = 255;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
-// The oldest error on this thread's BoringSSL queue as text (and clears it).
+// This thread's BoringSSL errors as text (and clears them).
 std::string SslErrorText() {
-  const uint32_t e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown error";
-  char text[256];
-  ERR_error_string_n(e, text, sizeof(text));
-  return text;
+  std::string text = DrainTlsErrors();
+  return text.empty() ? "unknown error" : text;
 }
 
 absl::StatusOr<std::string> ReadFile(std::string_view what, const std::string& path) {

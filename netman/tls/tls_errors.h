@@ -3,8 +3,8 @@
 // TlsErrorStatus: BoringSSL's thread-local error queue as an absl::Status.
 //
 // Threading: any thread; reads and clears the calling thread's error queue.
-#ifndef NETMAN_CLIENT_TLS_ERRORS_H_
-#define NETMAN_CLIENT_TLS_ERRORS_H_
+#ifndef NETMAN_TLS_TLS_ERRORS_H_
+#define NETMAN_TLS_TLS_ERRORS_H_
 
 #include <string>
 #include <string_view>
@@ -23,4 +23,4 @@ absl::Status TlsErrorStatus(absl::StatusCode code, std::string_view what);
 
 }  // namespace netman
 
-#endif  // NETMAN_CLIENT_TLS_ERRORS_H_
+#endif  // NETMAN_TLS_TLS_ERRORS_H_

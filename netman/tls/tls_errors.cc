@@ -1,5 +1,5 @@
 // Copyright netman authors.
-#include "netman/client/tls_errors.h"
+#include "netman/tls/tls_errors.h"
 
 #include <openssl/err.h>
 
