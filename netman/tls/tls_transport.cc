@@ -258,16 +258,16 @@ absl::StatusOr<Transport::WriteResult> TlsTransport::Write(int fd, Buffer& plain
   FlushPending();
   // Seal only when nothing older waits: the backlog stays in `plaintext`.
   if (wire_.empty() && handshake_done_ && !shutdown_sent_) {
-    // Every record sealed here (BoringSSL writes one at a time through the
-    // BIO) collects in wire_, sized once, and leaves in one send: one
-    // syscall per flush, as on a plain connection, instead of one per
-    // 16 KiB record.
-    if (!plaintext.empty()) {
+    // Several records (BoringSSL writes one at a time through the BIO)
+    // collect in wire_, sized once, and leave in one send: one syscall per
+    // flush, as on a plain connection, instead of one per 16 KiB record. A
+    // flush that fits one record is sent straight from BoringSSL's buffer.
+    collecting_ = plaintext.size() > kMaxRecordPlaintext;
+    if (collecting_) {
       const size_t records = plaintext.size() / kMaxRecordPlaintext + 1;
       (void)wire_.Writable(plaintext.size() + records * SSL_max_seal_overhead(ssl_.get()) +
                            (close_owed_ ? kCloseNotifyWireBytes : 0));
     }
-    collecting_ = true;
     while (!plaintext.empty() && io_error_.ok()) {
       const size_t n = std::min(plaintext.size(), kMaxWriteChunk);
       const int rc = SSL_write(ssl_.get(), plaintext.data(), static_cast<int>(n));
