@@ -78,6 +78,9 @@ WsProtocol* WsEndpoint::shared(bool deflate, int window_bits) const {
 ProtocolPtr WsEndpoint::ProtocolFor(bool deflate, bool context_takeover, int window_bits) const {
   if (!deflate || !context_takeover) return ProtocolPtr::Shared(shared(deflate, window_bits));
   auto session = std::make_unique<WsSession>();
+  // The parser of an owned instance keeps its options: the message cap and
+  // RSV1 allowed for compressed messages.
+  session->parser.set_options({context_->options->max_message, true});
   absl::StatusOr<std::unique_ptr<Deflater>> deflater = Deflater::Create(window_bits);
   if (deflater.ok()) session->deflater = *std::move(deflater);
   return ProtocolPtr::Owned(

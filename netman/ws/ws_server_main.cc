@@ -49,6 +49,10 @@ ABSL_FLAG(std::string, mode, "echo", "echo | chat");
 ABSL_FLAG(uint64_t, max_message, netman::ws::kDefaultMaxMessage,
           "Largest message in bytes (1009 beyond); 0 = unlimited.");
 ABSL_FLAG(bool, permessage_deflate, false, "Negotiate permessage-deflate (RFC 7692).");
+ABSL_FLAG(bool, deflate_context_takeover, false,
+          "With --permessage_deflate: keep each connection's compression context between "
+          "messages when the client allows it (better ratio on repetitive traffic, ~256 KiB of "
+          "zlib state per connection) instead of one shared compressor per loop.");
 ABSL_FLAG(absl::Duration, ping_interval, absl::ZeroDuration(), "Server ping interval; 0 = off.");
 ABSL_FLAG(absl::Duration, pong_timeout, absl::ZeroDuration(),
           "Close a connection whose pong is this late; 0 = off (or the next ping).");
@@ -94,6 +98,10 @@ absl::StatusOr<Config> ReadFlags() {
   if (c.tls != nullptr) c.server.options.transport_factory = c.tls->TransportFactory();
   c.ws.max_message = absl::GetFlag(FLAGS_max_message);
   c.ws.permessage_deflate = absl::GetFlag(FLAGS_permessage_deflate);
+  c.ws.deflate_context_takeover = absl::GetFlag(FLAGS_deflate_context_takeover);
+  if (c.ws.deflate_context_takeover && !c.ws.permessage_deflate) {
+    return absl::InvalidArgumentError("--deflate_context_takeover needs --permessage_deflate");
+  }
   c.ws.ping_interval = absl::GetFlag(FLAGS_ping_interval);
   c.ws.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
   if (c.ws.pong_timeout > absl::ZeroDuration() && c.ws.ping_interval == absl::ZeroDuration()) {

@@ -184,6 +184,44 @@ class Deflate:
         c.expect_message(op, payload, "compressed %d bytes (%s)" % (len(payload), offer))
     c.close()
 
+  def server_context_takeover(self, binary):
+    """--deflate_context_takeover: the server keeps its compression context
+    between a connection's messages (no server_no_context_takeover in the
+    response), so a repeated message compresses to a few bytes and inflates
+    only with the client's context kept; a client asking for
+    server_no_context_takeover still gets a fresh context per message."""
+    s = ServerProcess(binary, "--loops=1", "--permessage_deflate=true",
+                      "--deflate_context_takeover=true")
+    try:
+      payload = compressible(3000)
+      c = WsClient.connect(s.port, extensions="permessage-deflate")
+      check(c.deflate is not None, "deflate declined")
+      check("server_no_context_takeover" not in c.deflate,
+            "server_no_context_takeover in the response %r" % c.deflate)
+      sizes = []
+      for i in range(5):
+        c.send(frame(OP_TEXT, c.compress(payload), rsv=RSV1))
+        f = c.recv_frame()
+        check(f.fin and f.opcode == OP_TEXT and f.rsv == RSV1, "reply %d: %r" % (i, f))
+        sizes.append(len(f.payload))
+        # The client's inflater keeps its context (no server_no_context_takeover).
+        check(c.inflate(f.payload) == payload, "reply %d does not inflate to the message" % i)
+      check(all(n * 4 < sizes[0] for n in sizes[1:]),
+            "repeated message not compressed against the kept context: sizes %r" % sizes)
+      c.close()
+      fresh = WsClient.connect(s.port, extensions="permessage-deflate; server_no_context_takeover")
+      check("server_no_context_takeover" in fresh.deflate, "not honoured: %r" % fresh.deflate)
+      fresh_sizes = []
+      for i in range(3):
+        fresh.send(frame(OP_TEXT, fresh.compress(payload), rsv=RSV1))
+        f = fresh.recv_frame()
+        fresh_sizes.append(len(f.payload))
+        check(fresh.inflate(f.payload) == payload, "fresh reply %d does not inflate" % i)
+      check(len(set(fresh_sizes)) == 1, "a fresh context per message, yet sizes %r" % fresh_sizes)
+      fresh.close()
+    finally:
+      s.stop()
+
   def mixed(self):
     c = self.connect()
     for i in range(20):
@@ -284,6 +322,8 @@ def main():
          "permessage-deflate; client_no_context_takeover", False)
     case("12.x compressed echo, server_no_context_takeover requested", d.echo_sizes,
          "permessage-deflate; server_no_context_takeover", True)
+    case("12.x server context takeover (--deflate_context_takeover), and declined on request",
+         d.server_context_takeover, binary)
     case("12.x compressed and uncompressed messages mixed", d.mixed)
     case("12.x compressed messages fragmented, RSV1 on the first frame, ping between",
          d.fragmented)
