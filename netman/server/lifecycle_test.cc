@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "netman/testing/event_log.h"
 #include "netman/testing/frames.h"
 #include "netman/base/sync.h"
 #include "netman/base/testing/capturing_log_sink.h"
@@ -33,42 +34,7 @@ namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(20);
 
-// Records hook and handler events per connection id, thread-safely.
-class EventLog {
- public:
-  void Add(uint64_t id, std::string event) {
-    MutexLock lock(&mu_);
-    events_[id].push_back(std::move(event));
-  }
-  std::vector<std::string> For(uint64_t id) {
-    MutexLock lock(&mu_);
-    return events_[id];
-  }
-  // Waits until connection `id` has an event starting with `prefix`.
-  bool WaitFor(uint64_t id, const std::string& prefix) {
-    MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          for (const std::string& e : events_[id]) {
-            if (e.rfind(prefix, 0) == 0) return true;
-          }
-          return false;
-        },
-        kTimeout);
-  }
-  size_t CountClosed() {
-    MutexLock lock(&mu_);
-    size_t n = 0;
-    for (auto& [id, list] : events_) {
-      for (const std::string& e : list) n += e.rfind("close", 0) == 0;
-    }
-    return n;
-  }
-
- private:
-  Mutex mu_;
-  std::map<uint64_t, std::vector<std::string>> events_ ABSL_GUARDED_BY(mu_);
-};
+using ::netman::testing::EventLog;
 
 class LifecycleTest : public ::testing::Test {
  protected:
@@ -530,7 +496,7 @@ TEST_F(LifecycleTest, GracefulShutdownDeliversEveryReplyItProduced) {
     }
   }
   EXPECT_EQ(received, handled.load());
-  EXPECT_EQ(log_.CountClosed(), 4u);
+  EXPECT_EQ(log_.Count("close"), 4u);
   EXPECT_EQ(server_->connections().Count(), 0u);
 }
 

@@ -23,6 +23,7 @@
 #include "netman/base/testing/capturing_log_sink.h"
 #include "netman/base/testing/fake_clock.h"
 #include "netman/client/udp_client.h"
+#include "netman/testing/event_log.h"
 #include "netman/testing/frames.h"
 
 namespace netman {
@@ -41,50 +42,7 @@ constexpr uint32_t kBig = 4;        // tries a reply of the body's decimal size
 constexpr uint32_t kThreeLarge = 5; // three 30,000-byte replies
 constexpr uint32_t kAdmin = 100;    // in a group whose middleware needs "admin" first
 
-// Hook events per session id, thread-safely.
-class EventLog {
- public:
-  void Add(uint64_t id, std::string event) {
-    MutexLock lock(&mu_);
-    events_[id].push_back(std::move(event));
-  }
-  std::vector<std::string> For(uint64_t id) {
-    MutexLock lock(&mu_);
-    return events_[id];
-  }
-  bool WaitFor(uint64_t id, const std::string& prefix) {
-    MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          for (const std::string& e : events_[id]) {
-            if (e.rfind(prefix, 0) == 0) return true;
-          }
-          return false;
-        },
-        kTimeout);
-  }
-  bool WaitForCount(const std::string& prefix, size_t count) {
-    MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CountLocked(prefix) >= count; },
-        kTimeout);
-  }
-  size_t Count(const std::string& prefix) {
-    MutexLock lock(&mu_);
-    return CountLocked(prefix);
-  }
-
- private:
-  size_t CountLocked(const std::string& prefix) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    size_t n = 0;
-    for (auto& [id, list] : events_) {
-      for (const std::string& e : list) n += e.rfind(prefix, 0) == 0;
-    }
-    return n;
-  }
-  Mutex mu_;
-  std::map<uint64_t, std::vector<std::string>> events_ ABSL_GUARDED_BY(mu_);
-};
+using ::netman::testing::EventLog;
 
 class UdpServerTest : public ::testing::Test {
  protected:
