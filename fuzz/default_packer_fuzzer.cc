@@ -14,18 +14,13 @@
 #include "fuzz/check.h"
 #include "fuzz/packer_invariants.h"
 #include "fuzz/split_input.h"
+#include "fuzz/wire_reference.h"
 #include "netman/codec/default_packer.h"
 
 NETMAN_FUZZ_NO_COVERAGE_BEGIN
 
 namespace netman::fuzz {
 namespace {
-
-uint32_t Le32(std::string_view s) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(s[i])} << (8 * i);
-  return v;
-}
 
 // The format, written out independently of DefaultPacker::Decode.
 void CheckAgainstReference(const DecodedStream& got, std::string_view stream) {

@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "fuzz/check.h"
 #include "fuzz/split_input.h"
+#include "fuzz/wire_reference.h"
 #include "netman/base/log.h"
 #include "netman/codec/default_packer.h"
 #include "netman/codec/protobuf_codec.h"
@@ -82,12 +83,6 @@ struct Service {
   Router router;
   TypedRouter typed;
 };
-
-uint32_t Le32(std::string_view s) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(s[i])} << (8 * i);
-  return v;
-}
 
 struct Expected {
   std::vector<testing::SentMessage> replies;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fuzz/check.h"
+#include "fuzz/wire_reference.h"
 #include "netman/codec/default_packer.h"
 #include "netman/udp/datagram_codec.h"
 
@@ -29,12 +30,6 @@ NETMAN_FUZZ_NO_COVERAGE_BEGIN
 
 namespace netman::fuzz {
 namespace {
-
-uint32_t Le32(std::string_view s) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(s[i])} << (8 * i);
-  return v;
-}
 
 // The frame sizes of `d` if it is whole frames (the reference split).
 struct Reference {

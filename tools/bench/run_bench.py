@@ -964,19 +964,22 @@ Regenerate the results section with one command:
 """
 
 
-def write_markdown(path, generated):
-  block = BEGIN_MARK + "\n\n" + generated.rstrip() + "\n\n" + END_MARK + "\n"
+def write_markdown(path, generated, begin=BEGIN_MARK, end=END_MARK, new_doc_head=DEFAULT_DOC_HEAD):
+  """Replaces the block between `begin` and `end` in `path` with `generated`
+  (appending the block if it is not there; a new file starts with
+  `new_doc_head`)."""
+  block = begin + "\n\n" + generated.rstrip() + "\n\n" + end + "\n"
   if os.path.exists(path):
     with open(path) as f:
       text = f.read()
-    if BEGIN_MARK in text and END_MARK in text:
-      head = text[:text.index(BEGIN_MARK)]
-      tail = text[text.index(END_MARK) + len(END_MARK):].lstrip("\n")
+    if begin in text and end in text:
+      head = text[:text.index(begin)]
+      tail = text[text.index(end) + len(end):].lstrip("\n")
       text = head + block + ("\n" + tail if tail else "")
     else:
       text = text.rstrip() + "\n\n" + block
   else:
-    text = DEFAULT_DOC_HEAD + block
+    text = new_doc_head + block
   with open(path, "w") as f:
     f.write(text)
 
@@ -1151,7 +1154,8 @@ def run_tls(args, binaries, cpus, machine, out_dir):
   finally:
     shutil.rmtree(workdir, ignore_errors=True)
   md_path = os.path.join(out_dir, "BENCHMARKS.md")
-  tls_bench.write(md_path, tls_bench.render(sys.modules[__name__], out, machine, args))
+  write_markdown(md_path, tls_bench.render(sys.modules[__name__], out, machine, args),
+                 tls_bench.BEGIN_MARK, tls_bench.END_MARK, new_doc_head="")
   log("wrote the TLS section of %s" % md_path)
   if args.json_out:
     path = args.json_out + ".tls.json" if not args.tls_only else args.json_out

@@ -227,20 +227,3 @@ def render(bench, out, machine, args):
                 bench.fmt_bytes(per), target))
     L.append("")
   return "\n".join(L)
-
-
-def write(path, generated):
-  """Replaces the TLS block of `path` (appending it the first time)."""
-  block = BEGIN_MARK + "\n\n" + generated.rstrip() + "\n\n" + END_MARK + "\n"
-  text = ""
-  if os.path.exists(path):
-    with open(path) as f:
-      text = f.read()
-  if BEGIN_MARK in text and END_MARK in text:
-    head = text[:text.index(BEGIN_MARK)]
-    tail = text[text.index(END_MARK) + len(END_MARK):].lstrip("\n")
-    text = head + block + ("\n" + tail if tail else "")
-  else:
-    text = text.rstrip() + ("\n\n" if text else "") + block
-  with open(path, "w") as f:
-    f.write(text)
