@@ -93,6 +93,7 @@
 #include "netman/server/connection_manager.h"
 #include "netman/server/framed_protocol.h"
 #include "netman/testing/fake_poller.h"
+#include "netman/testing/run_on_loop.h"
 
 // Sanitizers bring their own malloc: there the replacements below are left
 // out and no allocation counters are reported.
@@ -232,16 +233,7 @@ namespace {
 constexpr int kLoops = 2;
 constexpr uint32_t kMessageId = 9;
 
-// Runs `fn` on `loop`'s thread and waits for it.
-template <typename Fn>
-void RunOnLoopAndWait(EventLoop* loop, Fn fn) {
-  Notification done;
-  loop->Post([&fn, &done]() {
-    fn();
-    done.Notify();
-  });
-  done.WaitForNotification();
-}
+using ::netman::testing::RunOnLoopAndWait;
 
 // The loops and their threads, shared by every benchmark of the process
 // (created on first use, stopped at exit).

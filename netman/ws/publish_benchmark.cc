@@ -48,6 +48,7 @@
 #include "netman/net/transport.h"
 #include "netman/router/router.h"
 #include "netman/testing/fake_poller.h"
+#include "netman/testing/run_on_loop.h"
 #include "netman/ws/permessage_deflate.h"
 #include "netman/ws/topics.h"
 #include "netman/ws/ws_protocol.h"
@@ -63,15 +64,7 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-template <typename Fn>
-void RunOnLoopAndWait(EventLoop* loop, Fn fn) {
-  Notification done;
-  loop->Post([&fn, &done]() {
-    fn();
-    done.Notify();
-  });
-  done.WaitForNotification();
-}
+using ::netman::testing::RunOnLoopAndWait;
 
 // One loop's connections and the bytes they flushed (loop thread).
 struct LoopShare {
