@@ -122,10 +122,6 @@ class FrameParser {
   // survive until the next bytes arrive.
   bool idle() const { return !in_message_ && progress_ == 0; }
   const Options& options() const { return options_; }
-  void set_options(const Options& options) {
-    options_ = options;
-    small_max_ = SmallMax(options);
-  }
 
  private:
   struct Header;

@@ -44,6 +44,12 @@ std::string ClosePayload(uint16_t code, std::string_view reason) {
   return payload;
 }
 
+// What every parser of a connection checks: the message cap, and RSV1 on
+// data frames when permessage-deflate was agreed.
+FrameParser::Options ParserOptions(const WsOptions& options, bool deflate) {
+  return {options.max_message, deflate};
+}
+
 // Appends one unmasked frame, header and payload in one reservation.
 [[gnu::always_inline]] inline void AppendFrame(uint8_t first, std::string_view payload, Buffer& out) {
   char* const frame = out.Writable(kMaxFrameHeaderSize + payload.size());
@@ -58,7 +64,7 @@ std::string ClosePayload(uint16_t code, std::string_view reason) {
 
 }  // namespace
 
-WsSession::WsSession() = default;
+WsSession::WsSession(const FrameParser::Options& parser_options) : parser(parser_options) {}
 WsSession::~WsSession() = default;
 
 WsEndpoint::WsEndpoint(const WsServerContext* context, WsHandler handler)
@@ -77,10 +83,7 @@ WsProtocol* WsEndpoint::shared(bool deflate, int window_bits) const {
 
 ProtocolPtr WsEndpoint::ProtocolFor(bool deflate, bool context_takeover, int window_bits) const {
   if (!deflate || !context_takeover) return ProtocolPtr::Shared(shared(deflate, window_bits));
-  auto session = std::make_unique<WsSession>();
-  // The parser of an owned instance keeps its options: the message cap and
-  // RSV1 allowed for compressed messages.
-  session->parser.set_options({context_->options->max_message, true});
+  auto session = std::make_unique<WsSession>(ParserOptions(*context_->options, true));
   absl::StatusOr<std::unique_ptr<Deflater>> deflater = Deflater::Create(window_bits);
   if (deflater.ok()) session->deflater = *std::move(deflater);
   return ProtocolPtr::Owned(
@@ -230,14 +233,12 @@ absl::StatusOr<size_t> WsProtocol::OnData(Connection& connection, std::span<char
   // A shared instance parses with a parser of its own for this call; if it
   // ends up holding state, the state moves to an owned instance below.
   std::unique_ptr<WsSession> created;
-  FrameParser local;
-  if (session_ == nullptr) {
-    local.set_options({options.max_message, deflate_});
-  }
+  const FrameParser::Options parser_options = ParserOptions(options, deflate_);
+  FrameParser local(parser_options);
   FrameParser& parser = session_ != nullptr ? session_->parser : local;
   auto session = [&]() -> WsSession& {
     if (session_ != nullptr) return *session_;
-    if (created == nullptr) created = std::make_unique<WsSession>();
+    if (created == nullptr) created = std::make_unique<WsSession>(parser_options);
     return *created;
   };
   uint64_t messages = 0;  // counted once per call, as the framed protocol does
@@ -313,8 +314,9 @@ absl::StatusOr<size_t> WsProtocol::OnData(Connection& connection, std::span<char
   if (messages != 0) connection.loop()->counters().messages_in.Add(messages);
   if (!handed_over) {
     if (session_ == nullptr && (created != nullptr || !local.idle())) {
-      std::unique_ptr<WsSession> s = created != nullptr ? std::move(created)
-                                                        : std::make_unique<WsSession>();
+      std::unique_ptr<WsSession> s = created != nullptr
+                                         ? std::move(created)
+                                         : std::make_unique<WsSession>(parser_options);
       s->parser = std::move(local);
       connection.SwitchProtocol(ProtocolPtr::Owned(
           std::make_unique<WsProtocol>(endpoint_, deflate_, window_bits_, std::move(s))));
@@ -348,10 +350,10 @@ void WsProtocol::OnConnectionClosed(Connection& connection, const absl::Status& 
 
 WsSession& WsProtocol::EnsureSession(Connection& connection, WsProtocol* current) {
   if (current->session_ != nullptr) return *current->session_;
-  auto owned = std::make_unique<WsProtocol>(current->endpoint_, current->deflate_,
-                                            current->window_bits_, std::make_unique<WsSession>());
-  const WsOptions& options = *current->endpoint_->context().options;
-  owned->session_->parser.set_options({options.max_message, current->deflate_});
+  auto owned = std::make_unique<WsProtocol>(
+      current->endpoint_, current->deflate_, current->window_bits_,
+      std::make_unique<WsSession>(
+          ParserOptions(*current->endpoint_->context().options, current->deflate_)));
   WsSession& session = *owned->session_;
   connection.SwitchProtocol(ProtocolPtr::Owned(std::move(owned)));
   return session;

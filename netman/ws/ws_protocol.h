@@ -88,7 +88,9 @@ struct WsSession {
   std::string report_reason;
   absl::Time ping_sent;
   std::unique_ptr<Deflater> deflater;  // context takeover only
-  WsSession();
+  // Every session's parser is made with the connection's options (a
+  // default FrameParser would refuse compressed frames).
+  explicit WsSession(const FrameParser::Options& parser_options);
   ~WsSession();
   bool idle() const {
     return parser.idle() && !close_sent && !close_received && !awaiting_pong &&
