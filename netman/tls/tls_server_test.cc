@@ -9,6 +9,8 @@
 // ClientHello and a stalled handshake beside 100 healthy clients.
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -244,6 +246,33 @@ TEST_F(TlsServerTest, ReceivedCloseNotifyClosesOrderlyAndIsAnswered) {
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectEcho(**c, "before close");
   (*c)->Shutdown();  // our close_notify
+  absl::StatusOr<bool> close_notify = (*c)->ReadCloseNotify();
+  ASSERT_TRUE(close_notify.ok()) << close_notify.status();
+  EXPECT_TRUE(*close_notify);
+  MutexLock lock(&mu_);
+  auto closed = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !close_reasons_.empty(); };
+  ASSERT_TRUE(mu_.AwaitWithTimeout(closed, kTimeout));
+  EXPECT_EQ(close_reasons_, std::vector<std::string>{"OK"});
+}
+
+// A request record and the close_notify behind it in one TCP segment (so
+// one server read): BoringSSL buffers both at once, and the server must
+// still see the close_notify after handing on the request, with no further
+// read event to prompt it.
+TEST_F(TlsServerTest, RequestAndCloseNotifyInOneReadAreBothHandled) {
+  Start(BaseConfig());
+  absl::StatusOr<std::unique_ptr<TlsTestClient>> c = Connect(ClientOptions());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ExpectEcho(**c, "warm-up");  // the tickets are read; the next bytes are ours
+  const int on = 1;
+  const int off = 0;
+  ASSERT_EQ(::setsockopt((*c)->fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
+  ASSERT_TRUE((*c)->SendFrame(kEcho, "and goodbye").ok());
+  (*c)->Shutdown();  // our close_notify, corked behind the request
+  ASSERT_EQ(::setsockopt((*c)->fd(), IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
+  absl::StatusOr<std::string> reply = (*c)->ReadFrame();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(*reply, "and goodbye");
   absl::StatusOr<bool> close_notify = (*c)->ReadCloseNotify();
   ASSERT_TRUE(close_notify.ok()) << close_notify.status();
   EXPECT_TRUE(*close_notify);

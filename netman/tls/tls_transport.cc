@@ -197,6 +197,11 @@ absl::StatusOr<bool> TlsTransport::ReadApplicationData(Buffer& plaintext) {
     const int rc = SSL_read(ssl_.get(), out, static_cast<int>(kReadChunk));
     if (rc > 0) {
       plaintext.Commit(static_cast<size_t>(rc));
+      // Everything read is consumed (no unread bytes lent, none buffered
+      // in the SSL): the next SSL_read could only say "want read", and an
+      // SSL_read costs a few hundred instructions even then (it resets the
+      // thread's error queue first).
+      if (in_.empty() && SSL_has_pending(ssl_.get()) == 0) return false;
       continue;
     }
     const int error = SSL_get_error(ssl_.get(), rc);
