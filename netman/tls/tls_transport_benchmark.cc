@@ -7,7 +7,14 @@
 // in-process TLS 1.3 handshake (ECDSA P-256, TLS_AES_128_GCM_SHA256). The
 // reader drains the ciphertext without decrypting it.
 //
+// BM_AeadSealOpen is the floor under every TLS echo: the cipher suite's
+// AEAD alone (BoringSSL's EVP_AEAD, no record layer, no BIO, no socket)
+// sealing and opening one record of the given plaintext size, i.e. what a
+// TLS echo must spend per message on top of the plain echo (docs/
+// BENCHMARKS.md, "Reading the TLS results").
+//
 //   bazel run -c opt //netman/tls:tls_transport_benchmark
+#include <openssl/aead.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,6 +141,49 @@ void BM_ReadBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * messages);
 }
 BENCHMARK(BM_ReadBatch)->Arg(1)->Arg(16)->Arg(64);
+
+// One record's seal (what the server's reply costs) and open (its request):
+// AES-128-GCM for the TLS_AES_128_GCM_SHA256 suite the echo benchmarks
+// negotiate, ChaCha20-Poly1305 for comparison. Arg: plaintext bytes (16
+// framed 64 B messages = 1152; one framed 4 KiB message = 4104).
+void AeadSealOpen(benchmark::State& state, const EVP_AEAD* aead) {
+  const size_t len = static_cast<size_t>(state.range(0));
+  const std::string key(EVP_AEAD_key_length(aead), 'k');
+  const std::string nonce(EVP_AEAD_nonce_length(aead), 'n');
+  const uint8_t header[5] = {23, 3, 3, 0, 0};  // the record header is the AAD
+  bssl::ScopedEVP_AEAD_CTX ctx;
+  if (!EVP_AEAD_CTX_init(ctx.get(), aead, reinterpret_cast<const uint8_t*>(key.data()),
+                         key.size(), EVP_AEAD_DEFAULT_TAG_LENGTH, nullptr)) {
+    state.SkipWithError("EVP_AEAD_CTX_init failed");
+    return;
+  }
+  const auto* n = reinterpret_cast<const uint8_t*>(nonce.data());
+  std::string plain(len, 'p');
+  std::string sealed(len + EVP_AEAD_max_overhead(aead), '\0');
+  for (auto _ : state) {
+    size_t sealed_len = 0;
+    size_t opened_len = 0;
+    auto* s = reinterpret_cast<uint8_t*>(sealed.data());
+    auto* p = reinterpret_cast<uint8_t*>(plain.data());
+    if (!EVP_AEAD_CTX_seal(ctx.get(), s, &sealed_len, sealed.size(), n, nonce.size(), p, len,
+                           header, sizeof(header)) ||
+        !EVP_AEAD_CTX_open(ctx.get(), p, &opened_len, len, n, nonce.size(), s, sealed_len,
+                           header, sizeof(header))) {
+      state.SkipWithError("seal/open failed");
+      return;
+    }
+    benchmark::DoNotOptimize(opened_len);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(len));
+}
+void BM_AeadSealOpen_Aes128Gcm(benchmark::State& state) {
+  AeadSealOpen(state, EVP_aead_aes_128_gcm());
+}
+void BM_AeadSealOpen_ChaCha20Poly1305(benchmark::State& state) {
+  AeadSealOpen(state, EVP_aead_chacha20_poly1305());
+}
+BENCHMARK(BM_AeadSealOpen_Aes128Gcm)->Arg(1152)->Arg(4104)->Arg(16384);
+BENCHMARK(BM_AeadSealOpen_ChaCha20Poly1305)->Arg(1152)->Arg(4104);
 
 }  // namespace
 }  // namespace netman
