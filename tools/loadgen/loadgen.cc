@@ -42,8 +42,10 @@
 // --tls_insecure; SNI and the verified name from --tls_server_name or a
 // --host name; --tls_version=1.2|1.3), then runs the chosen --mode (netman
 // or ws framing) inside it, in load or idle mode. Non-blocking in the same
-// epoll loop: ciphertext is read with one read(2) and lent to the SSL, and a
-// pipeline burst is sealed by one SSL_write and sent with one send(2). The
+// epoll loop: ciphertext is read with one read(2) and lent to the SSL, every
+// record of that read is decrypted before the replies are counted (so they
+// are answered by one burst, however many records carried them), and a
+// burst is sealed by one SSL_write and sent with one send(2). The
 // handshake counts as part of connecting. --tls_resume offers each worker's
 // last session on new connections. The JSON line gains a "tls" object
 // (negotiated version and cipher suite, resumptions in the window).
