@@ -12,7 +12,6 @@
 // Prints "server listening on <address>" once listening (scripts read the
 // port from it with --port=0). SIGINT/SIGTERM shut it down gracefully with
 // exit status 0; a bad flag value exits 2.
-#include <signal.h>
 
 #include <any>
 #include <cstdio>
@@ -23,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
+#include "netman/server/signal_waiter.h"
 #include "netman/server/tcp_server.h"
 
 int main(int argc, char** argv) {
@@ -36,13 +36,9 @@ int main(int argc, char** argv) {
         flags = netman::ParseServerFlags();
         return flags.status();
       });
-  // Block the stop signals before any thread starts; main sigwait()s below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before the server's threads start: SIGINT/SIGTERM reach only main,
+  // which waits for them below.
+  netman::SignalWaiter signals;
 
   netman::TcpServer server(flags->options);
   (void)server.OnOpen([](netman::Connection& connection) {
@@ -70,8 +66,7 @@ int main(int argc, char** argv) {
   absl::PrintF("server listening on %s\n", server.listen_address().ToString());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  signals.WaitForStop();
   server.Shutdown(flags->shutdown_timeout);
   return 0;
 }

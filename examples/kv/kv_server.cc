@@ -16,6 +16,7 @@
 #include "netman/proto/protobuf_log.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
+#include "netman/server/signal_waiter.h"
 #include "netman/server/tcp_server.h"
 
 namespace {
@@ -37,14 +38,8 @@ int main(int argc, char** argv) {
     return flags.status();
   });
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  // Before the server's threads start: they must not see these signals.
+  netman::SignalWaiter signals({SIGUSR1});
   netman::TcpServer server(flags->options);
   // protobuf's own lines (e.g. invalid UTF-8 in a string field) through the
   // server's logger, rate-limited.
@@ -61,17 +56,13 @@ int main(int argc, char** argv) {
   std::printf("kv_server listening on %s\n", server.listen_address().ToString().c_str());
   std::fflush(stdout);
 
-  for (;;) {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    if (signal_number == SIGUSR1) {
-      std::printf("%s\n", server.stats().ToJson().c_str());
-      std::fflush(stdout);
-      continue;
-    }
-    server.logger().Info("signal %d: shutting down", signal_number);
-    server.Shutdown(flags->shutdown_timeout);
+  signals.On(SIGUSR1, [&server] {
     std::printf("%s\n", server.stats().ToJson().c_str());
-    return 0;
-  }
+    std::fflush(stdout);
+  });
+  const int stop = signals.WaitForStop();
+  server.logger().Info("signal %d: shutting down", stop);
+  server.Shutdown(flags->shutdown_timeout);
+  std::printf("%s\n", server.stats().ToJson().c_str());
+  return 0;
 }

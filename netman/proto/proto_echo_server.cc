@@ -11,7 +11,6 @@
 //
 // Flags: tcp_server's (server_flags.h). Prints
 // "proto_echo_server listening on <address>"; SIGINT/SIGTERM stop it.
-#include <signal.h>
 
 #include <cstdio>
 
@@ -20,6 +19,7 @@
 #include "netman/proto/typed_router.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
+#include "netman/server/signal_waiter.h"
 #include "netman/server/tcp_server.h"
 
 int main(int argc, char** argv) {
@@ -31,12 +31,7 @@ int main(int argc, char** argv) {
         flags = netman::ParseServerFlags();
         return flags.status();
       });
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  netman::SignalWaiter signals;  // before the server's threads start
 
   netman::TcpServer server(flags->options);
   netman::TypedRouter typed(server);
@@ -63,8 +58,7 @@ int main(int argc, char** argv) {
   std::printf("proto_echo_server listening on %s\n",
               server.listen_address().ToString().c_str());
   std::fflush(stdout);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  signals.WaitForStop();
   server.Shutdown(flags->shutdown_timeout);
   std::printf("%s\n", server.stats().ToJson().c_str());
   return 0;

@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
+#include "netman/server/signal_waiter.h"
 #include "netman/server/tcp_server.h"
 #include "netman/tls/tls_flags.h"
 
@@ -61,16 +62,8 @@ int main(int argc, char** argv) {
   });
   if (*tls != nullptr) flags->options.transport_factory = (*tls)->TransportFactory();
 
-  // Block the control signals in every thread; main waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  // Before the server's threads start: they must not see these signals.
+  netman::SignalWaiter signals({SIGUSR1, SIGHUP});
   netman::TcpServer server(flags->options);
 
   (void)server.AddRouter(0, [](netman::Request& request) {
@@ -91,29 +84,13 @@ int main(int argc, char** argv) {
               server.listen_address().ToString().c_str());
   std::fflush(stdout);
 
-  for (;;) {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    if (signal_number == SIGUSR1) {
-      std::printf("%s\n", server.stats().ToJson().c_str());
-      if (*tls != nullptr) std::printf("{\"tls\":%s}\n", (*tls)->stats().ToJson().c_str());
-      std::fflush(stdout);
-      continue;
-    }
-    if (signal_number == SIGHUP) {
-      if (*tls == nullptr) {
-        server.logger().Info("SIGHUP: no TLS, nothing to reload");
-      } else if (absl::Status reloaded = (*tls)->Reload(); reloaded.ok()) {
-        server.logger().Info("SIGHUP: TLS certificate reloaded");
-      } else {
-        server.logger().Warning("SIGHUP: TLS reload failed, keeping the old certificate: %s",
-                                reloaded.ToString());
-      }
-      continue;
-    }
-    server.logger().Info("signal %d: shutting down", signal_number);
-    server.Shutdown(flags->shutdown_timeout);
-    std::printf("%s\n", server.stats().ToJson().c_str());
-    return 0;
-  }
+  signals.On(SIGUSR1, [&server, &tls] {
+    netman::PrintStatsLines(server.stats().ToJson(), tls->get());
+  });
+  signals.On(SIGHUP, [&server, &tls] { netman::ReloadTlsAndLog(tls->get(), server.logger()); });
+  const int stop = signals.WaitForStop();
+  server.logger().Info("signal %d: shutting down", stop);
+  server.Shutdown(flags->shutdown_timeout);
+  std::printf("%s\n", server.stats().ToJson().c_str());
+  return 0;
 }

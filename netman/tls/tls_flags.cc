@@ -1,6 +1,7 @@
 // Copyright netman authors.
 #include "netman/tls/tls_flags.h"
 
+#include <cstdio>
 #include <fstream>
 #include <utility>
 
@@ -105,6 +106,23 @@ absl::StatusOr<std::unique_ptr<TlsContext>> TlsContextFromFlagValues(const TlsFl
 
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContextFromFlags() {
   return TlsContextFromFlagValues(ReadTlsFlagValues());
+}
+
+void ReloadTlsAndLog(TlsContext* tls, const Logger& logger) {
+  if (tls == nullptr) {
+    logger.Info("SIGHUP: no TLS, nothing to reload");
+  } else if (absl::Status reloaded = tls->Reload(); reloaded.ok()) {
+    logger.Info("SIGHUP: TLS certificate reloaded");
+  } else {
+    logger.Warning("SIGHUP: TLS reload failed, keeping the old certificate: %s",
+                   reloaded.ToString());
+  }
+}
+
+void PrintStatsLines(std::string_view server_stats_json, const TlsContext* tls) {
+  std::printf("%.*s\n", static_cast<int>(server_stats_json.size()), server_stats_json.data());
+  if (tls != nullptr) std::printf("{\"tls\":%s}\n", tls->stats().ToJson().c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace netman

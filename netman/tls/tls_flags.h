@@ -1,7 +1,8 @@
 // Copyright netman authors.
 //
 // tls_flags: the TLS command-line flags of netman's server binaries
-// (tcp_server, later ws_server), defined once, turned into a TlsContext.
+// (tcp_server, ws_server), defined once, turned into a TlsContext, and the
+// signal actions those binaries share (SIGHUP reload, SIGUSR1 TLS counters).
 //
 // Linking this library defines these abseil flags:
 //
@@ -29,8 +30,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "netman/base/log.h"
 #include "netman/tls/tls_context.h"
 #include "netman/tls/tls_server_config.h"
 
@@ -55,6 +58,16 @@ absl::StatusOr<std::optional<TlsServerConfig>> TlsConfigFromFlags(const TlsFlagV
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContextFromFlagValues(
     const TlsFlagValues& values);
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContextFromFlags();
+
+// SIGHUP in the binaries: re-reads `tls`'s files (null: TLS is off, nothing
+// to reload) and logs the outcome to `logger`; a failed reload keeps the
+// old certificate.
+void ReloadTlsAndLog(TlsContext* tls, const Logger& logger);
+
+// SIGUSR1 in the binaries: prints `server_stats_json` (the server's
+// counters) as one line on stdout and, when `tls` is not null, the TLS
+// counters as a second line {"tls":{...}}; flushes stdout.
+void PrintStatsLines(std::string_view server_stats_json, const TlsContext* tls);
 
 }  // namespace netman
 

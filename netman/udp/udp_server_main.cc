@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
+#include "netman/server/signal_waiter.h"
 #include "netman/udp/udp_server.h"
 
 ABSL_FLAG(int, udp_batch, netman::UdpOptions{}.batch_size,
@@ -84,12 +85,8 @@ int main(int argc, char** argv) {
     return absl::OkStatus();
   });
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before the server's threads start: they must not see these signals.
+  netman::SignalWaiter signals({SIGUSR1});
 
   netman::UdpServer server(flags->options, udp);
   (void)server.AddRouter(0, [](netman::Request& request) {
@@ -107,16 +104,10 @@ int main(int argc, char** argv) {
   std::printf("udp_server listening on %s\n", server.listen_address().ToString().c_str());
   std::fflush(stdout);
 
-  for (;;) {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    if (signal_number == SIGUSR1) {
-      PrintStats(server);
-      continue;
-    }
-    server.logger().Info("signal %d: shutting down", signal_number);
-    server.Shutdown(flags->shutdown_timeout);
-    PrintStats(server);
-    return 0;
-  }
+  signals.On(SIGUSR1, [&server] { PrintStats(server); });
+  const int stop = signals.WaitForStop();
+  server.logger().Info("signal %d: shutting down", stop);
+  server.Shutdown(flags->shutdown_timeout);
+  PrintStats(server);
+  return 0;
 }

@@ -13,7 +13,9 @@
 //
 // Prints "ws_server listening on <host>:<port>" once it serves.
 // --tls_cert/--tls_key serve wss:// (and https:// for the page) through
-// netman/tls's transport; SIGHUP reloads the certificate files.
+// netman/tls's transport; SIGHUP reloads the certificate files. SIGUSR1
+// prints the server's counters as one JSON line on stdout (and, with TLS,
+// the TLS counters as a second line {"tls":{...}}), as tcp_server does.
 // SIGINT/SIGTERM: every WebSocket is closed with 1001 (Going Away), then the
 // server shuts down gracefully and exits 0. A bad flag value exits 2.
 #include <signal.h>
@@ -33,6 +35,7 @@
 #include "netman/base/log.h"
 #include "netman/server/command_line.h"
 #include "netman/server/server_flags.h"
+#include "netman/server/signal_waiter.h"
 #include "netman/tls/tls_flags.h"
 #include "netman/ws/ws_server.h"
 
@@ -64,7 +67,8 @@ namespace {
 constexpr char kUsage[] =
     "netman's WebSocket server: echo (default) or chat.\n\n"
     "Usage: ws_server [--flag=value]...\n\n"
-    "Prints 'ws_server listening on <address>' once it serves; SIGINT/SIGTERM\n"
+    "Prints 'ws_server listening on <address>' once it serves. SIGUSR1 prints\n"
+    "the stats as JSON; SIGHUP reloads the TLS certificate files; SIGINT/SIGTERM\n"
     "close every WebSocket with 1001 and exit 0. A bad flag value exits 2.";
 
 constexpr std::string_view kChatTopic = "chat";
@@ -135,13 +139,8 @@ int main(int argc, char** argv) {
     return config.status();
   });
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before the server's threads start: they must not see these signals.
+  netman::SignalWaiter signals({SIGUSR1, SIGHUP});
 
   netman::WsServer server(config->server.options, config->ws);
   netman::ws::WsHandler handler;
@@ -165,19 +164,13 @@ int main(int argc, char** argv) {
   std::printf("ws_server listening on %s\n", server.listen_address().ToString().c_str());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  for (;;) {
-    sigwait(&signals, &signal_number);
-    if (signal_number != SIGHUP) break;
-    if (config->tls == nullptr) {
-      server.logger().Info("SIGHUP: no TLS, nothing to reload");
-    } else if (absl::Status reloaded = config->tls->Reload(); reloaded.ok()) {
-      server.logger().Info("SIGHUP: TLS certificate reloaded");
-    } else {
-      server.logger().Warning("SIGHUP: TLS reload failed, keeping the old certificate: %s",
-                              reloaded.ToString().c_str());
-    }
-  }
+  signals.On(SIGUSR1, [&server, &config] {
+    netman::PrintStatsLines(server.stats().ToJson(), config->tls.get());
+  });
+  signals.On(SIGHUP, [&server, &config] {
+    netman::ReloadTlsAndLog(config->tls.get(), server.logger());
+  });
+  const int signal_number = signals.WaitForStop();
   server.logger().Info("signal %d: closing every WebSocket (1001) and shutting down",
                        signal_number);
   server.GoingAway(config->server.shutdown_timeout);

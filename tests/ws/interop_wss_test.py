@@ -19,6 +19,8 @@
 #     echoing;
 #   * SIGHUP reloads the certificate files: new handshakes see a
 #     certificate from another CA, the open connection keeps working;
+#   * SIGUSR1 prints the server's and the TLS counters as two JSON lines,
+#     and a connection and its handshake show up in them;
 #   * SIGTERM: the client gets close 1001, exit 0.
 #
 #   /usr/bin/python3 interop_wss_test.py WS_SERVER TLS_ECHO_SERVER_PY
@@ -28,6 +30,7 @@
 
 import asyncio
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -131,6 +134,18 @@ class WssServer:
               "" if count == 1 else " %d" % count, needle, IO_TIMEOUT,
               "\n".join(self.lines[-30:])))
         self.cond.wait(left)
+
+  def stats(self):
+    """SIGUSR1: the server's counters line and the TLS counters line."""
+    self.proc.send_signal(signal.SIGUSR1)
+    lines = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(self.proc.stdout.readline() for _ in range(2)), daemon=True)
+    reader.start()
+    reader.join(IO_TIMEOUT)
+    check(len(lines) == 2, "SIGUSR1 printed %d line(s) within %ss, want 2; stderr:\n%s" %
+          (len(lines), IO_TIMEOUT, self.log_tail()))
+    return json.loads(lines[0]), json.loads(lines[1])["tls"]
 
   def check_alive(self, what=""):
     check(self.proc.poll() is None, "ws_server died %s (exit %s); stderr:\n%s" %
@@ -317,6 +332,23 @@ async def sighup_reload(server, pki):
   server.wait_for_log("TLS certificate reloaded", reloads + 2)
 
 
+async def stats_on_sigusr1(server, ctx):
+  before, tls_before = server.stats()
+  async with websockets.connect(server.uri(), ssl=ctx, open_timeout=IO_TIMEOUT) as ws:
+    await ws.send("counted")
+    check(await ws.recv() == "counted", "echo")
+    after, tls_after = server.stats()
+  check(after["connections_accepted"] == before["connections_accepted"] + 1,
+        "connections_accepted %s -> %s, want one more" % (
+            before["connections_accepted"], after["connections_accepted"]))
+  check(after["messages_in"] >= before["messages_in"] + 1,
+        "messages_in %s -> %s" % (before["messages_in"], after["messages_in"]))
+  check(tls_after["handshakes"] == tls_before["handshakes"] + 1,
+        "TLS handshakes %s -> %s, want one more" % (tls_before["handshakes"],
+                                                    tls_after["handshakes"]))
+  server.check_alive("after SIGUSR1")
+
+
 async def going_away(server, ctx):
   async with websockets.connect(server.uri(), ssl=ctx, open_timeout=IO_TIMEOUT) as ws:
     await ws.send("before")
@@ -364,6 +396,8 @@ def main():
                run_async, plain_ws_refused, plain, trusted)
     suite.case("SIGHUP reloads the certificate; open connections keep working",
                run_async, sighup_reload, plain, pki)
+    suite.case("SIGUSR1 prints the server's and the TLS counters as JSON lines", run_async,
+               stats_on_sigusr1, plain, trusted)
     suite.case("SIGTERM: the wss client gets close 1001, exit 0", run_async, going_away,
                plain, trusted)
     suite.case("SIGTERM (deflate server): exit 0", deflate.stop)
