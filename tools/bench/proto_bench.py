@@ -97,10 +97,10 @@ def main():
     order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
     for name, msg_id, body in order:
       point = {"loops": args.loops, "connections": args.connections,
-               "pipeline": args.pipeline, "size": len(body),
-               "loadgen_args": ["--id=%d" % msg_id, "--body_hex=" + body.hex(),
-                                "--verify_content"]}
-      res = run_bench.measure_point(binaries, "netman", point, run_args, cpus, workdir)
+               "pipeline": args.pipeline, "size": len(body)}
+      res = run_bench.measure_point(
+          binaries, "netman", point, run_args, cpus, workdir, verify=True,
+          loadgen_extra=["--id=%d" % msg_id, "--body_hex=" + body.hex()])
       if res.get("errors", 0) or res.get("verify_errors", 0) or res.get("connect_errors", 0):
         raise run_bench.BenchError("%s: loadgen reported errors: %s" % (name, res))
       results[name].append(res["msgs_per_s"])

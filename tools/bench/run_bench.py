@@ -361,8 +361,9 @@ def run_load(binaries, server, placement, point, args, workdir, verify=False,
              loadgen_extra=()):
   """One measurement: returns the loadgen JSON plus server CPU figures.
 
-  `loadgen_extra`: more loadgen flags (e.g. --tls ...; with --handshakes the
-  point's pipeline and size are ignored by loadgen)."""
+  `loadgen_extra`: more loadgen flags (e.g. tls_bench.py's --tls ..., with
+  --handshakes the point's pipeline and size are ignored by loadgen;
+  proto_bench.py's --id/--body_hex)."""
   json_path = os.path.join(workdir, "loadgen.json")
   if os.path.exists(json_path):
     os.unlink(json_path)
@@ -379,8 +380,6 @@ def run_load(binaries, server, placement, point, args, workdir, verify=False,
   if verify:
     extra.append("--verify_content")
   extra += list(loadgen_extra)
-  # Extra loadgen flags of a point (e.g. proto_bench.py's --id/--body_hex).
-  extra += point.get("loadgen_args", [])
   lg_err_path = os.path.join(workdir, "loadgen.stderr")
   with open(lg_err_path, "w") as lg_err:
     lg = spawn(loadgen_cmd(binaries, server.port, extra), placement.loadgen_cpus,
