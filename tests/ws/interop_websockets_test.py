@@ -20,11 +20,11 @@
 import asyncio
 import os
 import random
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wsproto import IO_TIMEOUT, ServerProcess, Suite, TestFailure, check, run_async  # noqa: E402
+from websockets_cases import going_away  # noqa: E402
 
 import websockets  # noqa: E402  (Debian python3-websockets)
 from websockets.extensions.permessage_deflate import (  # noqa: E402
@@ -131,21 +131,6 @@ async def origins(server):
           e.status_code)
 
 
-async def going_away(server):
-  async with websockets.connect(uri(server), open_timeout=IO_TIMEOUT) as ws:
-    await ws.send("before")
-    await ws.recv()
-    server.proc.send_signal(signal.SIGTERM)
-    try:
-      await asyncio.wait_for(ws.recv(), IO_TIMEOUT)
-      raise TestFailure("a message instead of the close after SIGTERM")
-    except websockets.ConnectionClosed as e:
-      code = e.rcvd.code if e.rcvd else None
-      check(code == 1001, "close code %s after SIGTERM, want 1001 (%r)" % (code, e))
-  code = server.proc.wait(timeout=IO_TIMEOUT)
-  check(code == 0, "exit status %d after SIGTERM" % code)
-
-
 def main():
   binary = sys.argv[1]
   print("websockets %s" % websockets.__version__)
@@ -168,7 +153,8 @@ def main():
                chat_server)
     suite.case("--origins: the library's Origin header allowed (101) or refused (403)",
                run_async, origins, origin_server)
-    suite.case("SIGTERM: the client gets close 1001, exit 0", run_async, going_away, plain)
+    suite.case("SIGTERM: the client gets close 1001, exit 0", run_async, going_away,
+               lambda: websockets.connect(uri(plain), open_timeout=IO_TIMEOUT), plain.proc)
     suite.case("SIGTERM (deflate server): exit 0", deflate.stop)
     suite.case("SIGTERM (chat server): exit 0", chat_server.stop)
     suite.case("SIGTERM (origins server): exit 0", origin_server.stop)

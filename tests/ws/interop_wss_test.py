@@ -47,6 +47,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wsproto import (IO_TIMEOUT, Conn, Suite, TestFailure, check, new_key, run_async,  # noqa: E402
                      upgrade_request)
+from websockets_cases import going_away  # noqa: E402
 
 import websockets  # noqa: E402  (Debian python3-websockets)
 from websockets.extensions.permessage_deflate import PerMessageDeflate  # noqa: E402
@@ -349,21 +350,6 @@ async def stats_on_sigusr1(server, ctx):
   server.check_alive("after SIGUSR1")
 
 
-async def going_away(server, ctx):
-  async with websockets.connect(server.uri(), ssl=ctx, open_timeout=IO_TIMEOUT) as ws:
-    await ws.send("before")
-    await ws.recv()
-    server.proc.send_signal(signal.SIGTERM)
-    try:
-      await asyncio.wait_for(ws.recv(), IO_TIMEOUT)
-      raise TestFailure("a message instead of the close after SIGTERM")
-    except websockets.ConnectionClosed as e:
-      code = e.rcvd.code if e.rcvd else None
-      check(code == 1001, "close code %s after SIGTERM, want 1001 (%r)" % (code, e))
-  code = server.proc.wait(timeout=IO_TIMEOUT)
-  check(code == 0, "exit status %d after SIGTERM; stderr:\n%s" % (code, server.log_tail()))
-
-
 def main():
   binary, tls_echo_server = sys.argv[1], sys.argv[2]
   if not os.path.isabs(tls_echo_server):  # $(rootpath ...): under the runfiles root
@@ -399,7 +385,8 @@ def main():
     suite.case("SIGUSR1 prints the server's and the TLS counters as JSON lines", run_async,
                stats_on_sigusr1, plain, trusted)
     suite.case("SIGTERM: the wss client gets close 1001, exit 0", run_async, going_away,
-               plain, trusted)
+               lambda: websockets.connect(plain.uri(), ssl=trusted, open_timeout=IO_TIMEOUT),
+               plain.proc, plain.log_tail)
     suite.case("SIGTERM (deflate server): exit 0", deflate.stop)
   finally:
     for s in servers:
