@@ -435,6 +435,44 @@ TEST_F(TlsServerTest, MinimumVersionRefusesOlderClients) {
   EXPECT_EQ(Failures(TlsHandshakeFailure::kVersionMismatch), 1u);
 }
 
+// OpenSSL clients that reject the server's certificate over TLS 1.3 send
+// their alert unencrypted (they have not switched to handshake keys yet);
+// BoringSSL, expecting ciphertext, reports only BAD_PACKET_LENGTH. The
+// server must still count and log it as the client's alert. Here a real
+// ClientHello (BoringSSL's, through memory BIOs) goes out on a raw socket,
+// the server's flight is read and ignored, and the alert follows in clear.
+TEST_F(TlsServerTest, UnencryptedAlertDuringATls13HandshakeIsCountedAsThePeers) {
+  Start(BaseConfig());
+  bssl::UniquePtr<SSL_CTX> client_ctx(SSL_CTX_new(TLS_method()));
+  ASSERT_TRUE(SSL_CTX_set_min_proto_version(client_ctx.get(), TLS1_3_VERSION));
+  bssl::UniquePtr<SSL> client(SSL_new(client_ctx.get()));
+  BIO* to_server = BIO_new(BIO_s_mem());
+  SSL_set_bio(client.get(), BIO_new(BIO_s_mem()), to_server);
+  SSL_set_connect_state(client.get());
+  ASSERT_EQ(SSL_do_handshake(client.get()), -1);  // wants the server's reply
+  const uint8_t* hello = nullptr;
+  size_t hello_len = 0;
+  ASSERT_TRUE(BIO_mem_contents(to_server, &hello, &hello_len));
+  const int fd = ConnectTcp(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, hello, hello_len), static_cast<ssize_t>(hello_len));
+  char buffer[4096];
+  ASSERT_GT(::read(fd, buffer, sizeof(buffer)), 0);  // ServerHello onwards
+  // A fatal unknown_ca (48) alert record in TLS 1.2 record framing.
+  const char alert[] = {21, 3, 3, 0, 2, 2, 48};
+  ASSERT_EQ(::write(fd, alert, sizeof(alert)), static_cast<ssize_t>(sizeof(alert)));
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) {
+  }
+  EXPECT_EQ(n, 0);  // closed by the server
+  ::close(fd);
+  ASSERT_TRUE(sink_->WaitFor(
+      "tls handshake failed (peer_alert): the peer sent alert 48 (unknown CA) unencrypted",
+      kTimeout));
+  EXPECT_EQ(Failures(TlsHandshakeFailure::kPeerAlert), 1u);
+  EXPECT_EQ(Failures(TlsHandshakeFailure::kProtocolError), 0u);
+}
+
 TEST_F(TlsServerTest, NoSharedCipherIsCounted) {
   TlsServerConfig config = BaseConfig();
   config.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -53,6 +54,33 @@ TlsHandshakeFailure Classify(int ssl_error, uint32_t e) {
   }
   if (reason >= SSL_AD_REASON_OFFSET) return TlsHandshakeFailure::kPeerAlert;
   return TlsHandshakeFailure::kProtocolError;
+}
+
+// A TLS record header: type, version (2), length (2).
+constexpr size_t kRecordHeaderBytes = 5;
+constexpr uint8_t kAlertRecordType = 21;
+constexpr size_t kAlertBytes = 2;  // level, description
+
+// The description of an unencrypted alert record among `bytes` (read from
+// the socket during the handshake), walking whole records from the start.
+// An encrypted record is never 2 bytes long (the AEAD tag alone is 16), so
+// a 2-byte alert record is one the peer sent in the clear: OpenSSL clients
+// do so over TLS 1.3 when they reject the server's certificate before
+// switching to handshake keys, and BoringSSL, expecting ciphertext, only
+// says BAD_PACKET_LENGTH.
+std::optional<uint8_t> UnencryptedAlert(std::span<const char> bytes) {
+  while (bytes.size() >= kRecordHeaderBytes) {
+    const auto type = static_cast<uint8_t>(bytes[0]);
+    const size_t length = (static_cast<size_t>(static_cast<uint8_t>(bytes[3])) << 8) |
+                          static_cast<uint8_t>(bytes[4]);
+    if (type == kAlertRecordType && length == kAlertBytes &&
+        bytes.size() >= kRecordHeaderBytes + kAlertBytes) {
+      return static_cast<uint8_t>(bytes[kRecordHeaderBytes + 1]);
+    }
+    if (bytes.size() < kRecordHeaderBytes + length) break;
+    bytes = bytes.subspan(kRecordHeaderBytes + length);
+  }
+  return std::nullopt;
 }
 
 std::string NameText(X509_NAME* name) {
@@ -246,6 +274,22 @@ absl::StatusOr<Transport::ReadResult> TlsTransport::Read(int fd, std::span<char>
       const int error = SSL_get_error(ssl_.get(), rc);
       if (!io_error_.ok()) return io_error_;
       if (error == SSL_ERROR_WANT_READ) return r;  // more of the handshake to come
+      // BoringSSL names an alert it could read (SSL_AD_REASON_OFFSET + its
+      // description); one sent in the clear where it expected ciphertext it
+      // cannot, so that one is recognised here.
+      const std::optional<uint8_t> alert =
+          ERR_GET_REASON(ERR_peek_error()) >= SSL_AD_REASON_OFFSET
+              ? std::nullopt
+              : UnencryptedAlert(std::span<const char>(scratch.data(), static_cast<size_t>(n)));
+      if (alert.has_value()) {
+        ERR_clear_error();
+        context_->CountFailure(TlsHandshakeFailure::kPeerAlert);
+        return absl::InvalidArgumentError(
+            absl::StrCat("tls handshake failed (", TlsHandshakeFailureName(
+                             TlsHandshakeFailure::kPeerAlert),
+                         "): the peer sent alert ", *alert, " (", SSL_alert_desc_string_long(*alert),
+                         ") unencrypted"));
+      }
       return HandshakeFailed(error);
     }
     handshake_done_ = true;
