@@ -133,6 +133,18 @@ class TlsServerTest : public ::testing::Test {
     EXPECT_FALSE(round_trip);
   }
 
+  // After the client's close_notify: the server answers with its own and
+  // the connection closes with an OK reason.
+  void ExpectCloseNotifyAnsweredAndClosedOk(TlsTestClient& c) {
+    absl::StatusOr<bool> close_notify = c.ReadCloseNotify();
+    ASSERT_TRUE(close_notify.ok()) << close_notify.status();
+    EXPECT_TRUE(*close_notify);
+    MutexLock lock(&mu_);
+    auto closed = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !close_reasons_.empty(); };
+    ASSERT_TRUE(mu_.AwaitWithTimeout(closed, kTimeout));
+    EXPECT_EQ(close_reasons_, std::vector<std::string>{"OK"});
+  }
+
   uint64_t Failures(TlsHandshakeFailure kind) const {
     return tls_->stats().failures[static_cast<int>(kind)];
   }
@@ -246,13 +258,7 @@ TEST_F(TlsServerTest, ReceivedCloseNotifyClosesOrderlyAndIsAnswered) {
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectEcho(**c, "before close");
   (*c)->Shutdown();  // our close_notify
-  absl::StatusOr<bool> close_notify = (*c)->ReadCloseNotify();
-  ASSERT_TRUE(close_notify.ok()) << close_notify.status();
-  EXPECT_TRUE(*close_notify);
-  MutexLock lock(&mu_);
-  auto closed = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !close_reasons_.empty(); };
-  ASSERT_TRUE(mu_.AwaitWithTimeout(closed, kTimeout));
-  EXPECT_EQ(close_reasons_, std::vector<std::string>{"OK"});
+  ExpectCloseNotifyAnsweredAndClosedOk(**c);
 }
 
 // A request record and the close_notify behind it in one TCP segment (so
@@ -273,13 +279,7 @@ TEST_F(TlsServerTest, RequestAndCloseNotifyInOneReadAreBothHandled) {
   absl::StatusOr<std::string> reply = (*c)->ReadFrame();
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(*reply, "and goodbye");
-  absl::StatusOr<bool> close_notify = (*c)->ReadCloseNotify();
-  ASSERT_TRUE(close_notify.ok()) << close_notify.status();
-  EXPECT_TRUE(*close_notify);
-  MutexLock lock(&mu_);
-  auto closed = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !close_reasons_.empty(); };
-  ASSERT_TRUE(mu_.AwaitWithTimeout(closed, kTimeout));
-  EXPECT_EQ(close_reasons_, std::vector<std::string>{"OK"});
+  ExpectCloseNotifyAnsweredAndClosedOk(**c);
 }
 
 TEST_F(TlsServerTest, GarbageInsteadOfClientHelloClosesOnlyThatConnection) {
