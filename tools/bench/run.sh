@@ -17,6 +17,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 read -r -a startup <<<"${NETMAN_BAZEL_STARTUP_OPTS:-}"
-bazel "${startup[@]}" build -c opt --symlink_prefix=/ //tools/bench:run_bench
+bazel "${startup[@]}" build -c opt --symlink_prefix=/ //tools/bench:run_bench \
+  //netman/tls:tls_transport_benchmark
 bin_dir="$(bazel "${startup[@]}" info -c opt --symlink_prefix=/ bazel-bin 2>/dev/null)"
 exec python3 tools/bench/run_bench.py --bin_dir="${bin_dir}" --out_dir=docs "$@"

@@ -91,7 +91,7 @@ def fail(msg):
 md = open(os.path.join(out, "BENCHMARKS.md")).read()
 for needle in ("<!-- BEGIN GENERATED TLS", "<!-- END GENERATED TLS", "### TLS results",
                "| 64 B |", "| 4 KiB |", "| full |", "| resumed |", "| TLS 1.3 | 50 |",
-               "ECDSA P-256", "TLSv1.3, TLS_AES_"):
+               "ECDSA P-256", "TLSv1.3, TLS_AES_", "best possible TLS / plain"):
   if needle not in md:
     fail("TLS section lacks %r" % needle)
 if "### Targets (issue 4)" in md:
@@ -109,6 +109,8 @@ for r in tls["handshakes"]:
   resumed = r["tls"]["resumed_in_window"]
   if (r["variant"] == "resumed") != (resumed > 0) or resumed > r["messages"]:
     fail("handshakes %s: %d of %d resumed" % (r["variant"], resumed, r["messages"]))
+if sorted(tls["aead"]) != ["4096", "64"] or any(v <= 0 for v in tls["aead"].values()):
+  fail("the cipher's ceiling was not measured: %s" % tls["aead"])
 if sorted(m["variant"] for m in tls["memory"]) != ["plain", "tls"] or \
     any(m["opened"] != 50 or m["open_at_end"] != 50 for m in tls["memory"]):
   fail("TLS memory checks: %s" % tls["memory"])

@@ -19,12 +19,21 @@
 #     (--tls_resume, tickets), alternating likewise; "per core" divides by
 #     the server's CPU use during the window, so it is the server's cost per
 #     handshake whether or not the load generator kept it busy;
+#   * the cipher's ceiling: //netman/tls:tls_transport_benchmark's
+#     BM_AeadSealOpen_Aes128Gcm (BoringSSL's AES-128-GCM alone) sealing and
+#     opening what one echoed message costs (a 16-message 64 B burst's
+#     record / 16; one 4 KiB message's record), pinned to the server's CPU;
+#     with the plain echo's server CPU per message, the ratio a TLS echo
+#     that added nothing but the cipher would reach. Measured at the start
+#     of every round (median over rounds), like the rest. Skipped when that
+#     binary was not built (tools/bench/run.sh builds it);
 #   * memory: server RSS growth per idle connection at --memory_connections
 #     connections (each exchanged one message), plain and TLS 1.3, with one
 #     loadgen process (fewer than 20000 descriptors in each process).
 #
 # Standard library only. Threading: single-threaded; child processes only.
 
+import json
 import os
 import statistics
 import subprocess
@@ -38,6 +47,11 @@ THROUGHPUT_TARGETS = {64: 0.75, 4096: 0.40}
 MEMORY_TARGET = 6 * 1024
 KEY_TYPE = "ECDSA P-256"
 HANDSHAKE_CONNECTIONS = 16  # handshakes in flight (smoke: 4)
+# The AEAD benchmark's record sizes per body size, and messages per record:
+# pipeline 16 of 64 B bodies (+ 8 B headers) is one 1152 B record; a 4 KiB
+# message is 4104 B of (16 KiB) records.
+AEAD_RECORDS = {64: (1152, 16), 4096: (4104, 1)}
+AEAD_BENCHMARK = "netman/tls/tls_transport_benchmark"
 
 
 def make_certificate(workdir):
@@ -84,7 +98,9 @@ def run(bench, args, binaries, cpus, workdir):
              check["first_error"]))
 
   variants = [("plain", (), ()), ("tls", server_tls, loadgen_tls)]
+  aead_rounds = []  # the cipher's cost, measured once per round like the rest
   for rnd in range(rounds):
+    aead_rounds.append(measure_aead(bench, args, binaries, cpus))
     for size in sorted(THROUGHPUT_TARGETS):
       point = dict(loops=1, size=size, connections=connections, pipeline=16)
       order = variants if rnd % 2 == 0 else variants[::-1]
@@ -98,6 +114,10 @@ def run(bench, args, binaries, cpus, workdir):
                   (variant, size, connections, bench.fmt_rate(r["msgs_per_s"]),
                    bench.fmt_cpu(r["server_cpu"]), bench.fmt_cpu(r["loadgen_cpu"]["process"]),
                    bench.fmt_cpu(r["other_cpu"]), r["errors"]))
+
+  out["aead"] = {size: _median([a[size] for a in aead_rounds if size in a])
+                 for size in AEAD_RECORDS if any(size in a for a in aead_rounds)}
+  out["aead_rounds"] = aead_rounds
 
   in_flight = 4 if args.smoke else HANDSHAKE_CONNECTIONS
   kinds = [("full", []), ("resumed", ["--tls_resume"])]
@@ -124,6 +144,36 @@ def run(bench, args, binaries, cpus, workdir):
       bench.log("tls memory %-5s: %d connections open, RSS %d -> %d KiB, %s per connection" %
                 (variant, m["opened"], m["rss_before_kib"], m["rss_after_kib"],
                  bench.fmt_bytes(m["bytes_per_connection"])))
+  return out
+
+
+def measure_aead(bench, args, binaries, cpus):
+  """Seal+open time per echoed message by body size (µs), or {} when the
+  benchmark binary is missing."""
+  # Beside tcp_server's netman/server/ in the same bazel-bin (or runfiles).
+  root = os.path.dirname(os.path.dirname(os.path.dirname(binaries["netman"])))
+  exe = os.path.join(root, AEAD_BENCHMARK)
+  if not os.access(exe, os.X_OK):
+    bench.log("tls aead: %s not built, the cipher's ceiling is not measured" % AEAD_BENCHMARK)
+    return {}
+  names = "|".join("%d" % record for record, _ in AEAD_RECORDS.values())
+  cmd = [exe, "--benchmark_filter=BM_AeadSealOpen_Aes128Gcm/(%s)$" % names,
+         "--benchmark_format=json", "--benchmark_repetitions=%d" % (1 if args.smoke else 3),
+         "--benchmark_min_time=%s" % ("0.01" if args.smoke else "0.1")]
+  proc = bench.spawn(cmd, bench.placement_for(1, cpus).server_cpus, stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL, text=True)
+  stdout, _ = proc.communicate(timeout=300)
+  if proc.returncode != 0:
+    raise bench.BenchError("%s exited %d" % (exe, proc.returncode))
+  ns = {}
+  for b in json.loads(stdout)["benchmarks"]:
+    if b.get("run_type") == "iteration":
+      ns.setdefault(int(b["name"].split("/")[1]), []).append(b["real_time"])
+  out = {}
+  for size, (record, per_record) in AEAD_RECORDS.items():
+    out[size] = statistics.median(ns[record]) / 1000.0 / per_record
+  bench.log("tls aead: seal+open per message %s" % ", ".join(
+      "%s %.3f us" % (bench.size_name(size), us) for size, us in sorted(out.items())))
   return out
 
 
@@ -189,6 +239,25 @@ def render(bench, out, machine, args):
               bench.fmt_cpu(_median([r["loadgen_cpu"]["process"] for r in tls])),
               sum(r["errors"] for r in rows)))
   L.append("")
+  aead = {int(k): v for k, v in out.get("aead", {}).items()}
+  if aead:
+    L.append("**The cipher's ceiling:** what an echoed message costs in AES-128-GCM alone "
+             "(BoringSSL's `EVP_AEAD` sealing and opening its record, "
+             "`//netman/tls:tls_transport_benchmark` `BM_AeadSealOpen_Aes128Gcm`, on the "
+             "server's CPU at the start of every round; medians), and the ratio a TLS echo "
+             "that added nothing else to the plain echo would reach:")
+    L.append("")
+    L.append("| body | seal + open per message | plain server CPU per message | "
+             "best possible TLS / plain |")
+    L.append("|---|---|---|---|")
+    for size in sorted(aead):
+      plain_us = _median([r["server_us_per_msg"] for r in out["throughput"]
+                          if r["point_size"] == size and r["variant"] == "plain"])
+      L.append("| %s | %.2f µs | %s | %s |" %
+               (bench.size_name(size), aead[size],
+                "%.2f µs" % plain_us if plain_us else "n/a",
+                "%.2f×" % (plain_us / (plain_us + aead[size])) if plain_us else "n/a"))
+    L.append("")
   L.append("**Handshakes** (TLS 1.3, %s; loadgen --handshakes with %d in flight: connect, "
            "handshake, close_notify, the server closes; resumed = ticket offered and accepted):" %
            (KEY_TYPE, out["handshakes"][0]["connections"] if out["handshakes"] else 0))
