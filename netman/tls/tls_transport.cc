@@ -203,10 +203,9 @@ void TlsTransport::FlushPending() {
   }
 }
 
-absl::Status TlsTransport::HandshakeFailed(int ssl_error) {
+absl::Status TlsTransport::HandshakeFailed(int ssl_error, std::span<const char> read) {
   const uint32_t e = ERR_peek_error();
-  const TlsHandshakeFailure kind = Classify(ssl_error, e);
-  context_->CountFailure(kind);
+  TlsHandshakeFailure kind = Classify(ssl_error, e);
   std::string detail = ssl_error == SSL_ERROR_SSL
                            ? std::string(ReasonText(e))
                            : absl::StrCat("SSL_get_error ", ssl_error);
@@ -214,7 +213,18 @@ absl::Status TlsTransport::HandshakeFailed(int ssl_error) {
     absl::StrAppend(&detail, " (", X509_verify_cert_error_string(SSL_get_verify_result(ssl_.get())),
                     ")");
   }
+  // BoringSSL names an alert it could read (SSL_AD_REASON_OFFSET + its
+  // description); one sent in the clear where it expected ciphertext it
+  // cannot, so that one is recognised in the bytes of this read.
+  if (kind != TlsHandshakeFailure::kPeerAlert) {
+    if (const std::optional<uint8_t> alert = UnencryptedAlert(read)) {
+      kind = TlsHandshakeFailure::kPeerAlert;
+      detail = absl::StrCat("the peer sent alert ", *alert, " (",
+                            SSL_alert_desc_string_long(*alert), ") unencrypted");
+    }
+  }
   ERR_clear_error();
+  context_->CountFailure(kind);
   return absl::InvalidArgumentError(
       absl::StrCat("tls handshake failed (", TlsHandshakeFailureName(kind), "): ", detail));
 }
@@ -274,23 +284,7 @@ absl::StatusOr<Transport::ReadResult> TlsTransport::Read(int fd, std::span<char>
       const int error = SSL_get_error(ssl_.get(), rc);
       if (!io_error_.ok()) return io_error_;
       if (error == SSL_ERROR_WANT_READ) return r;  // more of the handshake to come
-      // BoringSSL names an alert it could read (SSL_AD_REASON_OFFSET + its
-      // description); one sent in the clear where it expected ciphertext it
-      // cannot, so that one is recognised here.
-      const std::optional<uint8_t> alert =
-          ERR_GET_REASON(ERR_peek_error()) >= SSL_AD_REASON_OFFSET
-              ? std::nullopt
-              : UnencryptedAlert(std::span<const char>(scratch.data(), static_cast<size_t>(n)));
-      if (alert.has_value()) {
-        ERR_clear_error();
-        context_->CountFailure(TlsHandshakeFailure::kPeerAlert);
-        return absl::InvalidArgumentError(
-            absl::StrCat("tls handshake failed (", TlsHandshakeFailureName(
-                             TlsHandshakeFailure::kPeerAlert),
-                         "): the peer sent alert ", *alert, " (", SSL_alert_desc_string_long(*alert),
-                         ") unencrypted"));
-      }
-      return HandshakeFailed(error);
+      return HandshakeFailed(error, std::span<const char>(scratch.data(), static_cast<size_t>(n)));
     }
     handshake_done_ = true;
     context_->CountHandshake(SSL_session_reused(ssl_.get()) == 1);

@@ -79,8 +79,9 @@ class TlsTransport final : public Transport {
   void SendOrKeep(const char* bytes, size_t len);
   // Sends pending wire bytes.
   void FlushPending();
-  // Maps a failed handshake step to a status and counts it.
-  absl::Status HandshakeFailed(int ssl_error);
+  // Maps a failed handshake step to a status and counts it; `read` is what
+  // this read brought (an alert the peer sent in the clear is found there).
+  absl::Status HandshakeFailed(int ssl_error, std::span<const char> read);
   // Runs SSL_read until BoringSSL needs more bytes.
   absl::StatusOr<bool> ReadApplicationData(Buffer& plaintext);
 

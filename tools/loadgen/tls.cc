@@ -3,13 +3,13 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "netman/tls/tls_errors.h"
 
 namespace netman::loadgen {
 namespace {
@@ -67,12 +67,7 @@ int OnNewSession(SSL* ssl, SSL_SESSION* session) {
 }  // namespace
 
 std::string TlsErrors() {
-  std::string out;
-  char text[256];
-  for (uint32_t e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    ERR_error_string_n(e, text, sizeof(text));
-    absl::StrAppend(&out, out.empty() ? "" : "; ", text);
-  }
+  std::string out = DrainTlsErrors();
   return out.empty() ? std::string("(no BoringSSL error)") : out;
 }
 
